@@ -1,0 +1,20 @@
+"""Declarative game state synchronised with the @colyseus/schema 3.x wire format."""
+from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
+from ._declaration import Schema, field
+from ._encoder import Encoder
+from .callbacks import Callbacks
+from .decoder import Change, Decoder
+from .errors import DecodeError, EncodeError, SchemaError
+from .reflection import Reflection
+from .types import (
+    bigint64, biguint64, boolean, float32, float64, int8, int16, int32, int64, number, string,
+    uint8, uint16, uint32, uint64,
+)
+
+__all__ = [
+    "Schema", "MapSchema", "ArraySchema", "SetSchema", "CollectionSchema", "field",
+    "string", "number", "boolean", "int8", "uint8", "int16", "uint16", "int32", "uint32",
+    "int64", "uint64", "float32", "float64", "bigint64", "biguint64",
+    "Encoder", "Decoder", "Reflection", "Callbacks", "Change",
+    "SchemaError", "EncodeError", "DecodeError",
+]

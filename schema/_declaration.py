@@ -1,0 +1,187 @@
+"""``Schema``: declaring state classes from annotations.
+
+A subclass's annotated attributes become fields, numbered in declaration order
+after the fields of its parent. Each field is replaced on the class by a
+``Field`` descriptor that records assignments. Annotations are resolved when the
+class is created, or on first use when they refer to a class defined later.
+"""
+from __future__ import annotations
+
+import typing
+import weakref
+from typing import Any, ClassVar, dataclass_transform
+
+from ._encoder import FieldType, Ref
+from ._state import MAX_FIELDS, Field, SchemaCore, SchemaInfo
+from .errors import SchemaError
+from .types import field_type
+
+__all__ = ["Schema", "field", "subclasses_of", "LazyType"]
+
+_MISSING: Any = object()
+
+# direct parent -> subclasses, in definition order (used to number types the way
+# the reference does). The reference only registers subclasses that declare a
+# field; here every subclass is listed, so that one without own fields can still
+# be sent as itself. Weak, so that classes built from handshakes can be collected.
+_subclasses: weakref.WeakKeyDictionary[type, list[weakref.ref[type]]] = weakref.WeakKeyDictionary()
+
+
+class _FieldSpec:
+    __slots__ = ("default", "default_factory")
+
+    def __init__(self, default: Any, default_factory: Any) -> None:
+        self.default = default
+        self.default_factory = default_factory
+
+
+def field(*, default: Any = _MISSING, default_factory: Any = _MISSING) -> Any:
+    """Give a field a default value, or a factory called for every new instance."""
+    if default is not _MISSING and default_factory is not _MISSING:
+        raise TypeError("field() takes default or default_factory, not both")
+    return _FieldSpec(default, default_factory)
+
+
+def subclasses_of(cls: type) -> list[type]:
+    """Direct Schema subclasses of ``cls``, in definition order."""
+    alive = [c for c in (r() for r in _subclasses.get(cls, ())) if c is not None]
+    if cls in _subclasses:
+        _subclasses[cls] = [weakref.ref(c) for c in alive]
+    return alive
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+
+
+@dataclass_transform(eq_default=False, kw_only_default=True, field_specifiers=(field,))
+class Schema(SchemaCore):
+    """Base class of synchronised state.
+
+    Declare fields with annotations (``x: float32 = 0.0``); instances take them as
+    keyword arguments. Every assignment is recorded for the Encoder. Instances
+    compare and hash by identity. Names starting with ``_`` and ``ClassVar``
+    annotations are ordinary attributes and are not sent.
+    """
+
+    __schema_info__: ClassVar[SchemaInfo]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _declare(cls)
+
+
+Schema.__schema_info__ = SchemaInfo(Schema, [], lambda cls: None)
+
+
+_RESERVED = frozenset(dir(SchemaCore)) | {"__schema_info__", "__schema_fields__", "__schema_namespace__",
+                                          "__schema_type_ids__", "__schema_ref_type__"}
+
+
+def _declared_fields(cls: type, parent_info: SchemaInfo) -> list[tuple[str, Any, Any, Any]]:
+    explicit = cls.__dict__.get("__schema_fields__")
+    if explicit is not None:
+        # classes built from a handshake: every name is a field, types are given
+        return [(name, spec, _MISSING, _MISSING) for name, spec in explicit]
+    own = []
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+        if name.startswith("_") or _is_classvar(annotation):
+            continue
+        value = cls.__dict__.get(name, _MISSING)
+        default, factory = _MISSING, _MISSING
+        if isinstance(value, _FieldSpec):
+            default, factory = value.default, value.default_factory
+        elif value is not _MISSING:
+            default = value
+        if isinstance(default, Ref):
+            raise SchemaError(
+                f"{cls.__name__}.{name}: a Schema or collection instance cannot be a default "
+                "(it would be shared by every instance); use field(default_factory=...)")
+        own.append((name, annotation, default, factory))
+    return own
+
+
+def _declare(cls: type) -> None:
+    bases = [b for b in cls.__bases__ if isinstance(b, type) and issubclass(b, SchemaCore)]
+    if len(bases) != 1:
+        raise SchemaError(f"{cls.__name__}: a Schema class has exactly one Schema base class")
+    parent_info: SchemaInfo = bases[0].__schema_info__
+    own = _declared_fields(cls, parent_info)
+    for name, *_ in own:
+        if name in parent_info.by_name:
+            raise SchemaError(f"{cls.__name__}.{name}: already declared by {parent_info.by_name[name].owner.__name__}")
+        if name in _RESERVED or (name.startswith("__") and name.endswith("__")):
+            raise SchemaError(f"{cls.__name__}.{name}: this name is used by Schema itself")
+    total = parent_info.nfields + len(own)
+    if total > MAX_FIELDS:
+        raise SchemaError(
+            f"{cls.__name__} has {total} fields (with its parents); the wire allows at most {MAX_FIELDS}")
+    fields = list(parent_info.fields)
+    for name, annotation, default, factory in own:
+        f = Field(name, len(fields), cls, annotation,
+                  None if default is _MISSING else default,
+                  None if factory is _MISSING else factory,
+                  default is not _MISSING)
+        fields.append(f)
+        setattr(cls, name, f)
+    info = SchemaInfo(cls, fields, _resolve)
+    cls.__schema_info__ = info
+    _subclasses.setdefault(bases[0], []).append(weakref.ref(cls))
+    try:
+        info.resolve()
+    except _UnresolvedName:
+        pass   # a forward reference: resolved when the class is first used
+
+
+class _UnresolvedName(SchemaError):
+    pass
+
+
+def _resolve(cls: type) -> None:
+    # Give every field declared by `cls` its wire type (parents first).
+    for base in cls.__mro__[1:]:
+        info = base.__dict__.get("__schema_info__")
+        if info is not None:
+            info.resolve()
+            break
+    info: SchemaInfo = cls.__schema_info__
+    own = [f for f in info.fields if f.owner is cls]
+    hints: dict[str, Any] = {}
+    if any(not isinstance(f.annotation, (FieldType, LazyType)) for f in own):
+        localns = dict(getattr(cls, "__schema_namespace__", None) or {})
+        localns.setdefault(cls.__name__, cls)
+        try:
+            hints = typing.get_type_hints(cls, localns=localns, include_extras=True)
+        except NameError as e:
+            raise _UnresolvedName(f"{cls.__name__}: cannot resolve a field annotation ({e})") from None
+    for f in own:
+        annotation = f.annotation
+        if isinstance(annotation, LazyType):
+            try:
+                ftype = annotation.resolve()
+            except (KeyError, NameError) as e:
+                raise _UnresolvedName(f"{cls.__name__}.{f.name}: type not available yet ({e!r})") from None
+        elif isinstance(annotation, FieldType):
+            ftype = annotation
+        else:
+            ftype, _ = field_type(hints[f.name])
+        if f.has_default and f.default is not None:
+            try:
+                ftype.validate(f.default, f"{cls.__name__}.{f.name}")
+            except (TypeError, ValueError) as e:
+                raise SchemaError(f"invalid default: {e}") from None
+        f._set_type(ftype)
+
+
+class LazyType:
+    """A field type computed on first use (for classes that refer to each other)."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+
+    def resolve(self) -> FieldType:
+        return self._make()

@@ -1,0 +1,167 @@
+# Shared declarations of the compiled core: wire constants, the output buffer,
+# field types, the tracked-structure base class and the Encoder (which is also
+# the root tracker that hands out refIds and queues changed structures).
+
+from libc.stdint cimport uint32_t, uint64_t
+
+cdef extern from "_wire.h":
+    uint32_t sch_f32_bits(double d) nogil
+    uint64_t sch_f64_bits(double d) nogil
+    double sch_fround(double d) nogil
+
+cdef enum:
+    OP_REPLACE = 0
+    OP_DELETE = 64
+    OP_ADD = 128
+    OP_DELETE_AND_ADD = 192
+    OP_CLEAR = 10
+    OP_REVERSE = 15
+    OP_NONE = 255          # "no operation recorded" (never written)
+    SWITCH_TO_STRUCTURE = 255
+    TYPE_ID_BYTE = 213
+
+# Type codes. Primitives are 0..14 in the order of the wire names table.
+cdef enum:
+    T_STRING = 0
+    T_NUMBER = 1
+    T_BOOLEAN = 2
+    T_INT8 = 3
+    T_UINT8 = 4
+    T_INT16 = 5
+    T_UINT16 = 6
+    T_INT32 = 7
+    T_UINT32 = 8
+    T_INT64 = 9
+    T_UINT64 = 10
+    T_FLOAT32 = 11
+    T_FLOAT64 = 12
+    T_BIGINT64 = 13
+    T_BIGUINT64 = 14
+    T_LAST_PRIMITIVE = 14
+    T_REF = 20
+    T_MAP = 21
+    T_ARRAY = 22
+    T_SET = 23
+    T_COLLECTION = 24
+
+
+ctypedef struct Buf:
+    unsigned char* data
+    Py_ssize_t len
+    Py_ssize_t cap
+
+
+cdef int buf_grow(Buf* b, Py_ssize_t extra) except -1
+
+cdef inline int buf_byte(Buf* b, unsigned char c) except -1:
+    if b.len >= b.cap:
+        buf_grow(b, 1)
+    b.data[b.len] = c
+    b.len += 1
+    return 0
+
+cdef inline int put_u16(Buf* b, uint32_t v) except -1:
+    if b.len + 2 > b.cap:
+        buf_grow(b, 2)
+    b.data[b.len] = v & 0xff
+    b.data[b.len + 1] = (v >> 8) & 0xff
+    b.len += 2
+    return 0
+
+cdef inline int put_u32(Buf* b, uint32_t v) except -1:
+    if b.len + 4 > b.cap:
+        buf_grow(b, 4)
+    b.data[b.len] = v & 0xff
+    b.data[b.len + 1] = (v >> 8) & 0xff
+    b.data[b.len + 2] = (v >> 16) & 0xff
+    b.data[b.len + 3] = (v >> 24) & 0xff
+    b.len += 4
+    return 0
+
+cdef inline int put_u64(Buf* b, uint64_t v) except -1:
+    put_u32(b, <uint32_t>(v & 0xffffffffu))
+    put_u32(b, <uint32_t>(v >> 32))
+    return 0
+
+cdef int write_uint(Buf* b, Py_ssize_t n) except -1
+cdef int write_number(Buf* b, object value) except -1
+cdef int write_string(Buf* b, object value) except -1
+cdef int write_primitive(Buf* b, int code, object value) except -1
+
+
+cdef class FieldType:
+    cdef readonly int code
+    cdef readonly object cls          # the Schema class of a ref field
+    cdef readonly FieldType child     # the item type of a collection
+    cdef dict _wrapped                # collection types built around this one, by code
+    cdef object check(self, object value, object where)
+
+
+cdef class Ref:
+    cdef Encoder root                 # the Encoder this structure is attached to, or None
+    cdef Py_ssize_t owner             # serial of the Encoder that gave the refId (0: none)
+    cdef Py_ssize_t refid
+    cdef Py_ssize_t refcount          # slots of attached parents that hold this structure
+    cdef Py_ssize_t nlinks            # slots of any parent that hold this structure
+    cdef Py_ssize_t queue_pos         # position in root.pending, -1 when not queued
+    cdef Py_ssize_t intro             # encode epoch in which a parent op introduced it
+    cdef bint is_new                  # attached during the current patch
+    cdef bint was_attached            # attached before: the decoder may have freed it
+    cdef int kind                     # T_REF for Schema, T_MAP.. for collections
+    cdef FieldType child              # collections: item type (None until known)
+
+    cdef bint has_changes(self)
+    cdef bint has_content(self)
+    cdef int write_changes(self, Encoder enc, Buf* b) except -1
+    cdef int write_full(self, Encoder enc, Buf* b) except -1
+    cdef void discard_changes(self)
+    cdef list child_refs(self)
+    cdef void resend_all(self)
+
+
+cdef class Encoder:
+    cdef readonly object state
+    cdef Py_ssize_t serial
+    cdef Py_ssize_t next_refid
+    cdef list pending                 # Refs in first-change order (stale entries skipped)
+    cdef dict full                    # refId -> Ref, in attach order
+    cdef dict type_ids                # Schema class -> type id
+    cdef Py_ssize_t epoch
+    cdef list deferred
+    cdef list preclear                # (refId, items, changed) of replaced collections
+    cdef Buf buf
+
+    cdef void enqueue(self, Ref ref)
+    cdef int attach(self, Ref ref) except -1
+    cdef int detach(self, Ref ref) except -1
+    cdef Py_ssize_t type_id(self, object cls) except -1
+    cdef int write_item(self, Buf* b, FieldType ftype, object value, int op, bint next_is_type_id) except -1
+    cdef int _write_block(self, Ref ref, bint full) except -1
+    cdef int _flush_deferred(self, bint full) except -1
+    cdef bytes _finish(self, bint full)
+    cdef bytes _encode_patch(self)
+    cdef void _discard(self)
+
+
+# --- helpers for the structures (inlined into _state and _collections) -------
+
+cdef inline void mark_changed(Ref ref):
+    # Queue a structure on its Encoder the first time it changes in a patch.
+    if ref.queue_pos < 0 and ref.root is not None:
+        ref.root.enqueue(ref)
+
+cdef int check_linkable(Ref child, Ref parent) except -1
+
+cdef inline int link(Ref parent, Ref child) except -1:
+    # A slot of `parent` now holds `child` (call after storing it).
+    child.nlinks += 1
+    if parent.root is not None:
+        parent.root.attach(child)
+    return 0
+
+cdef inline int unlink(Ref parent, Ref child) except -1:
+    # A slot of `parent` no longer holds `child` (call after removing it).
+    child.nlinks -= 1
+    if parent.root is not None:
+        parent.root.detach(child)
+    return 0

@@ -1,0 +1,181 @@
+"""The reflection handshake: the state's types, sent before the state itself.
+
+The handshake is the full state of a fixed schema (a list of types, each with
+its parent and its own fields). ``Reflection.encode`` builds it for a state
+class exactly as the reference does, so the bytes are identical; clients that
+have no class definitions build classes from it. ``Reflection.decode`` does the
+same in Python.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._collections import ArraySchema
+from ._context import type_ids
+from ._declaration import LazyType, Schema
+from ._encoder import Encoder, collection_type, primitive, ref_type
+from .errors import DecodeError, SchemaError
+from .types import number, string
+
+__all__ = ["Reflection"]
+
+
+class _ReflectionField(Schema):
+    name: string
+    type: string
+    referenced_type: number
+
+
+class _ReflectionType(Schema):
+    id: number
+    extends_id: number
+    fields: ArraySchema[_ReflectionField]
+
+
+class _Reflection(Schema):
+    types: ArraySchema[_ReflectionType]
+    root_type: number | None = None
+
+
+_KINDS = ("map", "array", "set", "collection")
+
+
+def _schema_base(cls: type) -> type:
+    return next(b for b in cls.__bases__ if isinstance(b, type) and issubclass(b, Schema))
+
+
+def _describe_field(f: Any, ids: dict[type, int]) -> _ReflectionField:
+    rf = _ReflectionField()
+    rf.name = f.name
+    t = f.type
+    if t.is_primitive:
+        rf.type = t.name
+        return rf
+    if t.is_ref:
+        type_name, target = "ref", t.cls
+    elif t.child.is_primitive:
+        type_name, target = f"{t.name}:{t.child.name}", None
+    else:
+        type_name, target = t.name, t.child.cls
+    rf.referenced_type = ids[target] if target is not None else -1
+    rf.type = type_name
+    return rf
+
+
+class Reflection:
+    """Encode and decode the handshake that describes a state's types."""
+
+    @staticmethod
+    def encode(state_or_class: Any) -> bytes:
+        """The handshake bytes for a state instance or a Schema class."""
+        cls = state_or_class if isinstance(state_or_class, type) else type(state_or_class)
+        if not issubclass(cls, Schema):
+            raise TypeError(f"Reflection.encode() needs a Schema class or instance, got {cls.__name__}")
+        ids = type_ids(cls)
+        reflection = _Reflection()
+        encoder = Encoder(reflection)
+        if ids[cls] > 0:
+            reflection.root_type = ids[cls]
+        listed: set[int] = set()
+        waiting: dict[int, list[_ReflectionType]] = {}
+
+        def add(t: _ReflectionType) -> None:
+            # a type is listed after its parent
+            if t.extends_id is None or t.extends_id in listed:
+                listed.add(t.id)
+                reflection.types.append(t)
+                for child in waiting.pop(t.id, ()):
+                    add(child)
+            else:
+                waiting.setdefault(t.extends_id, []).append(t)
+
+        for klass, tid in ids.items():
+            t = _ReflectionType()
+            t.id = tid
+            base = _schema_base(klass)
+            if base is not Schema:
+                t.extends_id = ids[base]
+            for f in klass.__schema_info__.fields:
+                if f.owner is klass:
+                    t.fields.append(_describe_field(f, ids))
+            add(t)
+        for pending in waiting.values():
+            for t in pending:
+                reflection.types.append(t)
+        return encoder.encode_all()
+
+    @staticmethod
+    def decode(data: bytes) -> Schema:
+        """A fresh, empty root instance of classes built from a handshake.
+
+        The classes are named ``Type<id>``; a ``Decoder`` created on the returned
+        instance uses the type ids of the handshake.
+        """
+        from .decoder import Decoder
+
+        reflection = _Reflection.__new__(_Reflection)
+        Decoder(reflection).decode(data)
+        described = {}
+        for rt in reflection.types or ():
+            if not isinstance(rt.id, int) or rt.id in described:
+                raise DecodeError(f"handshake: bad or repeated type id {rt.id!r}")
+            described[rt.id] = rt
+        root_id = reflection.root_type or 0
+        if root_id not in described:
+            raise DecodeError(f"handshake: the root type {root_id} is not described")
+
+        namespace: dict[int, type] = {}
+
+        def field_spec(rf: Any) -> Any:
+            name, type_name, target = rf.name, rf.type, rf.referenced_type
+            if not isinstance(name, str) or not isinstance(type_name, str):
+                raise DecodeError("handshake: a field has no name or type")
+            if target is not None and target >= 0:
+                if target not in described:
+                    raise DecodeError(f"handshake: field {name!r} refers to unknown type {target}")
+                if type_name == "ref":
+                    return LazyType(lambda: ref_type(namespace[target]))
+                if type_name in _KINDS:
+                    return LazyType(lambda: collection_type(type_name, ref_type(namespace[target])))
+                raise DecodeError(f"handshake: field {name!r} has unknown type {type_name!r}")
+            try:
+                kind, _, item = type_name.partition(":")
+                if item:
+                    if kind not in _KINDS:
+                        raise ValueError(kind)
+                    return collection_type(kind, primitive(item))
+                return primitive(type_name)
+            except (ValueError, SchemaError):
+                raise DecodeError(f"handshake: field {name!r} has unknown type {type_name!r}") from None
+
+        def build(tid: int, chain: tuple[int, ...] = ()) -> type:
+            if tid in namespace:
+                return namespace[tid]
+            if tid in chain:
+                raise DecodeError(f"handshake: type {tid} extends itself")
+            rt = described[tid]
+            if rt.extends_id is None:
+                base: type = Schema
+            elif rt.extends_id in described:
+                base = build(rt.extends_id, chain + (tid,))
+            else:
+                raise DecodeError(f"handshake: type {tid} extends unknown type {rt.extends_id}")
+            fields = [(rf.name, field_spec(rf)) for rf in rt.fields or ()]
+            try:
+                cls = type(f"Type{tid}", (base,), {
+                    "__module__": __name__, "__qualname__": f"Type{tid}", "__schema_fields__": fields})
+            except SchemaError as e:
+                raise DecodeError(f"handshake: {e}") from None
+            namespace[tid] = cls
+            return cls
+
+        for tid in described:
+            build(tid)
+        try:
+            for cls in namespace.values():
+                cls.__schema_info__.resolve()
+        except SchemaError as e:
+            raise DecodeError(f"handshake: {e}") from None
+        root_cls = namespace[root_id]
+        root_cls.__schema_type_ids__ = {cls: tid for tid, cls in namespace.items()}
+        return root_cls.__new__(root_cls)

@@ -1,0 +1,67 @@
+"""Running the official JavaScript packages from the tests.
+
+``NodeScript`` keeps one node process alive and exchanges one JSON line per
+request, so that hundreds of property-test examples cost one node start.
+The npm packages are installed under tests/ by the test command (npm ci).
+"""
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def require_node_modules() -> None:
+    if shutil.which("node") is None:
+        raise RuntimeError("node is not installed; the interop tests need Node.js 20")
+    if not (TESTS_DIR / "node_modules" / "schema-v3").is_dir():
+        raise RuntimeError("tests/node_modules is missing: run the test command from README.md "
+                           "(it runs `npm ci` in tests/)")
+
+
+class NodeScript:
+    def __init__(self, script: str, timeout: float = 60.0) -> None:
+        require_node_modules()
+        self.timeout = timeout
+        self.proc = subprocess.Popen(
+            ["node", str(TESTS_DIR / script)], cwd=TESTS_DIR, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(payload) + "\n")
+        self.proc.stdin.flush()
+        try:
+            line = self._lines.get(timeout=self.timeout)
+        except queue.Empty:
+            raise TimeoutError(f"node did not answer within {self.timeout}s") from None
+        if line is None:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise RuntimeError(f"node exited: {err[-2000:]}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"node failed: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
