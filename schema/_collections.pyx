@@ -191,10 +191,13 @@ cdef class MapSchema(_Collection):
         old = self._items.pop(key)
         idx = self._key2idx[key]
         if self._changes.get(idx) == OP_ADD:
-            del self._changes[idx]     # added in this patch: the decoder never saw it
+            # added in this patch: the decoder never saw this index, forget it now
+            del self._changes[idx]
+            del self._key2idx[key]
+            del self._idx2key[idx]
         else:
             self._changes[idx] = OP_DELETE
-        self._deleted.append(idx)
+            self._deleted.append(idx)
         mark_changed(self)
         if isinstance(old, Ref):
             unlink(self, <Ref>old)

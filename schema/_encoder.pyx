@@ -320,6 +320,20 @@ cdef class FieldType:
             return "ref"
         return COLLECTION_NAMES[self.code]
 
+    def __reduce__(self):
+        # types are interned: unpickling finds the same object again
+        if self.code <= T_LAST_PRIMITIVE:
+            return (primitive, (PRIMITIVE_NAMES[self.code],))
+        if self.code == T_REF:
+            return (ref_type, (self.cls,))
+        return (collection_type, (COLLECTION_NAMES[self.code], self.child))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __repr__(self):
         return _type_label(self.code, self.child) if self.code >= T_MAP else (
             self.cls.__name__ if self.code == T_REF else PRIMITIVE_NAMES[self.code])

@@ -212,7 +212,12 @@ class Decoder(Generic[T]):
         value = self.refs.get(rid)
         if code == _REF:
             if not op & ADD:
-                if value is not None and not isinstance(value, ftype.cls):
+                # without the ADD bit the instance must exist already
+                if value is None:
+                    if self.strict:
+                        raise DecodeError(f"refId {rid} is not known", at)
+                    return None
+                if not isinstance(value, ftype.cls):
                     raise DecodeError(f"refId {rid} is a {type(value).__name__}, not a {ftype.cls.__name__}", at)
                 return value
             cls = ftype.cls
@@ -250,6 +255,8 @@ class Decoder(Generic[T]):
             raise DecodeError(f"{type(ref).__name__} has no field #{index}", at)
         f = fields[index]
         prev = ref._raw_get(index)
+        # read the value before changing anything, so that an error leaves no half-applied op
+        value = None if op == DELETE else self._value(r, f.type, op, prev)
         if op & DELETE:
             if isinstance(prev, Ref):
                 self._decref(prev)
@@ -259,7 +266,6 @@ class Decoder(Generic[T]):
             if prev is not None:
                 changes.append(Change(ref, refid, op, f.name, None, prev))
             return
-        value = self._value(r, f.type, op, prev)
         if value is not None:
             ref._raw_set(index, value)
             if f.type.code > _REF:
@@ -289,6 +295,7 @@ class Decoder(Generic[T]):
                     return   # an entry added and removed before this client saw it
                 raise DecodeError(f"MapSchema index {index} is not bound to a key", at)
         prev = ref.get(key)
+        value = None if op == DELETE else self._value(r, ref.item_type, op, prev)
         if op & DELETE:
             if isinstance(prev, Ref):
                 self._decref(prev)
@@ -299,7 +306,6 @@ class Decoder(Generic[T]):
             if prev is not None:
                 changes.append(Change(ref, refid, op, key, None, prev))
             return
-        value = self._value(r, ref.item_type, op, prev)
         if value is not None:
             ref._raw_set(key, value)
         if value is not prev:
@@ -316,6 +322,7 @@ class Decoder(Generic[T]):
             raise DecodeError(f"invalid {type(ref).__name__} operation 0x{op:02x}", at)
         index = r.index()
         prev = ref._raw_get(index)
+        value = None if op == DELETE else self._value(r, ref.item_type, op, prev)
         if op & DELETE:
             if isinstance(prev, Ref):
                 self._decref(prev)
@@ -325,7 +332,6 @@ class Decoder(Generic[T]):
             if prev is not None:
                 changes.append(Change(ref, refid, op, index, None, prev))
             return
-        value = self._value(r, ref.item_type, op, prev)
         if value is not None:
             ref._raw_set(index, value)
         if value is not prev:
@@ -365,6 +371,7 @@ class Decoder(Generic[T]):
         prev = items[index] if index < len(items) else None
         if prev is _HOLE:
             prev = None
+        value = None if op == DELETE else self._value(r, ref.item_type, op, prev)
         if op & DELETE:
             if isinstance(prev, Ref):
                 self._decref(prev)
@@ -374,7 +381,6 @@ class Decoder(Generic[T]):
             if prev is not None:
                 changes.append(Change(ref, refid, op, index, None, prev))
             return
-        value = self._value(r, ref.item_type, op, prev)
         if value is None or value is prev or (not isinstance(value, Ref) and value == prev):
             return
         if index == 0 and op == ADD and items and items[0] is not _HOLE:
