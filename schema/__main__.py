@@ -1,7 +1,9 @@
 """``python -m schema``: a short demo of tracking, encoding and decoding a state."""
 from __future__ import annotations
 
-from schema import Decoder, Encoder, MapSchema, Reflection, Schema, float32, string, uint8
+from typing import Any
+
+from schema import Decoder, Encoder, MapSchema, Reflection, Schema, field, float32, string, uint8
 
 
 class Player(Schema):
@@ -12,7 +14,7 @@ class Player(Schema):
 
 
 class State(Schema):
-    players: MapSchema[Player]
+    players: MapSchema[Player] = field(default_factory=MapSchema)
 
 
 def main() -> None:
@@ -26,7 +28,7 @@ def main() -> None:
     print(f"handshake   {len(handshake):4d} bytes")
     print(f"full state  {len(full):4d} bytes  {full.hex(' ')}")
 
-    client_state = Reflection.decode(handshake)  # no class definitions needed
+    client_state: Any = Reflection.decode(handshake)  # no class definitions needed
     client = Decoder(client_state)
     client.decode(full)
     client.callbacks.listen(client_state.players["jake"], "x", lambda v, prev: print(f"  client: x {prev} -> {v}"))

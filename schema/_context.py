@@ -9,6 +9,8 @@ compute the same numbers, so TYPE_ID bytes must follow this order exactly.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ._declaration import Schema, subclasses_of
 
 __all__ = ["type_ids"]
@@ -18,7 +20,7 @@ def type_ids(root: type) -> dict[type, int]:
     """Class -> type id for every class reachable from ``root`` (root is 0)."""
     ids: dict[type, int] = {}
 
-    def discover(cls: type) -> None:
+    def discover(cls: Any) -> None:
         if cls in ids:
             return
         ids[cls] = len(ids)

@@ -12,7 +12,7 @@ import weakref
 from typing import Any, ClassVar, dataclass_transform
 
 from ._encoder import FieldType, Ref
-from ._state import MAX_FIELDS, Field, SchemaCore, SchemaInfo
+from ._encoder import MAX_FIELDS, Field, SchemaCore, SchemaInfo
 from .errors import SchemaError
 from .types import field_type
 
@@ -103,7 +103,7 @@ def _declared_fields(cls: type, parent_info: SchemaInfo) -> list[tuple[str, Any,
     return own
 
 
-def _declare(cls: type) -> None:
+def _declare(cls: Any) -> None:
     bases = [b for b in cls.__bases__ if isinstance(b, type) and issubclass(b, SchemaCore)]
     if len(bases) != 1:
         raise SchemaError(f"{cls.__name__}: a Schema class has exactly one Schema base class")
@@ -139,12 +139,12 @@ class _UnresolvedName(SchemaError):
     pass
 
 
-def _resolve(cls: type) -> None:
+def _resolve(cls: Any) -> None:
     # Give every field declared by `cls` its wire type (parents first).
     for base in cls.__mro__[1:]:
-        info = base.__dict__.get("__schema_info__")
-        if info is not None:
-            info.resolve()
+        parent_info = base.__dict__.get("__schema_info__")
+        if parent_info is not None:
+            parent_info.resolve()
             break
     info: SchemaInfo = cls.__schema_info__
     own = [f for f in info.fields if f.owner is cls]

@@ -124,6 +124,7 @@ cdef class Encoder:
     cdef Py_ssize_t serial
     cdef Py_ssize_t next_refid
     cdef list pending                 # Refs in first-change order (stale entries skipped)
+    cdef Py_ssize_t npending          # used length of pending (the list is reused)
     cdef dict full                    # refId -> Ref, in attach order
     cdef dict type_ids                # Schema class -> type id
     cdef Py_ssize_t epoch
@@ -138,12 +139,52 @@ cdef class Encoder:
     cdef int write_item(self, Buf* b, FieldType ftype, object value, int op, bint next_is_type_id) except -1
     cdef int _write_block(self, Ref ref, bint full) except -1
     cdef int _flush_deferred(self, bint full) except -1
-    cdef bytes _finish(self, bint full)
-    cdef bytes _encode_patch(self)
+    cdef int _write_preclear(self) except -1
     cdef void _discard(self)
 
 
-# --- helpers for the structures (inlined into _state and _collections) -------
+cdef class SchemaInfo:
+    cdef readonly object cls
+    cdef readonly tuple fields          # Field descriptors, by index
+    cdef readonly dict by_name
+    cdef readonly int nfields
+    cdef readonly bint ready
+    cdef tuple types                    # FieldType of each index (after resolve)
+    cdef tuple ref_indexes              # indexes of fields holding structures
+    cdef int codes[64]
+    cdef object resolver
+    cdef int ensure_ready(self) except -1
+
+
+cdef class Field:
+    cdef readonly str name
+    cdef readonly int index
+    cdef readonly object owner          # the class that declared it
+    cdef readonly object annotation
+    cdef readonly object default
+    cdef readonly object default_factory
+    cdef readonly bint has_default
+    cdef readonly FieldType type
+    cdef int code                       # type.code, at hand for the assignment path
+    cdef str where
+    cdef object _initial(self)
+
+
+cdef class SchemaCore(Ref):
+    cdef list _vals
+    cdef SchemaInfo _info
+    cdef unsigned char ops[64]          # op per field index recorded in this patch
+    cdef unsigned char order[64]        # field indexes in first-touch order
+    cdef unsigned char fullorder[64]    # indexes holding a value, in first-set order
+    cdef int norder
+    cdef int nfull
+    cdef unsigned long long fullmask
+    cdef uint32_t f32[64]               # wire bits of the float32 fields (set on assignment)
+    cdef int assign(self, Field f, object value) except -1
+    cdef int remove(self, int i) except -1
+
+
+# --- helpers for the structures (inlined where they are cimported) -----------
 
 cdef inline void mark_changed(Ref ref):
     # Queue a structure on its Encoder the first time it changes in a patch.

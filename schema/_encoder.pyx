@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, binding=False
 """The compiled core of the schema package.
 
 It holds what every tracked structure shares: the primitive writers of the
@@ -7,8 +7,14 @@ at assignment), the ``Ref`` base class with its change-tracking bookkeeping and
 the ``Encoder``. The Encoder is the root tracker: it hands out refIds when a
 structure becomes reachable from the state, queues structures in the order they
 change, and walks that queue to write a patch (``encode``) or walks the attach
-order to write the full state (``encode_all``). Schema instances and the
-collections implement the per-structure part in ``_state`` and ``_collections``.
+order to write the full state (``encode_all``).
+
+Schema instances live here too (``SchemaCore`` and its ``Field`` descriptors),
+because their assignment path and their blocks are the hot paths: every
+declared field is a data descriptor on the class; assigning through it checks
+the value, compares it with the current one and records the wire op for that
+field index (first-touch order, with the 3.x merge rule). The collections are in
+``_collections``.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AS_DOUBLE
@@ -16,9 +22,10 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsLongLong, PyLong_AsUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.math cimport fabs, isinf, isnan
 from libc.stdint cimport int64_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import operator
 from collections.abc import Mapping
@@ -26,6 +33,7 @@ from collections.abc import Mapping
 from .errors import EncodeError
 
 cdef extern from "Python.h":
+    int PyList_SetSlice(object l, Py_ssize_t low, Py_ssize_t high, PyObject* items) except -1
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
     bint PyFloat_CheckExact(object o)
     bint PyLong_CheckExact(object o)
@@ -75,7 +83,7 @@ cdef int write_int32_number(Buf* b, int64_t v) except -1:
             put_u16(b, <uint32_t>(v & 0xffff))
         else:
             buf_byte(b, 0xd2)
-            put_u32(b, <uint32_t>(v & 0xffffffff))
+            put_u32(b, <uint32_t>v)
     return 0
 
 
@@ -152,11 +160,11 @@ cdef int write_primitive(Buf* b, int code, object value) except -1:
     if code == T_BOOLEAN:
         return buf_byte(b, 1 if value else 0)
     if code == T_INT8 or code == T_UINT8:
-        return buf_byte(b, <unsigned char>(PyLong_AsLongLong(value) & 0xff))
+        return buf_byte(b, <unsigned char>PyLong_AsLongLong(value))
     if code == T_INT16 or code == T_UINT16:
-        return put_u16(b, <uint32_t>(PyLong_AsLongLong(value) & 0xffff))
+        return put_u16(b, <uint32_t>PyLong_AsLongLong(value))
     if code == T_INT32 or code == T_UINT32:
-        return put_u32(b, <uint32_t>(PyLong_AsLongLong(value) & 0xffffffff))
+        return put_u32(b, <uint32_t>PyLong_AsLongLong(value))
     if code == T_INT64 or code == T_BIGINT64:
         return put_u64(b, <uint64_t>PyLong_AsLongLong(value))
     if code == T_UINT64 or code == T_BIGUINT64:
@@ -199,6 +207,12 @@ _INT_RANGES = {
     T_INT64: (-(1 << 63), (1 << 63) - 1), T_UINT64: (0, (1 << 64) - 1),
     T_BIGINT64: (-(1 << 63), (1 << 63) - 1), T_BIGUINT64: (0, (1 << 64) - 1),
 }
+
+# C copies of the ranges up to 32 bits, for the fast path of FieldType.check
+cdef long long _INT_LOW[9]
+cdef long long _INT_HIGH[9]
+for _code in range(T_INT8, T_UINT32 + 1):
+    _INT_LOW[_code], _INT_HIGH[_code] = _INT_RANGES[_code]
 
 # The collection classes register themselves here (they live in _collections,
 # which imports this module), so that plain dicts and lists can be converted.
@@ -252,6 +266,8 @@ cdef class FieldType:
         # Return the value to store, or raise TypeError / ValueError.
         cdef int code = self.code
         cdef Ref r
+        cdef int overflow = 0
+        cdef long long iv
         if code == T_FLOAT32 or code == T_FLOAT64 or code == T_NUMBER:
             if type(value) is float:
                 return value
@@ -269,6 +285,10 @@ cdef class FieldType:
                 return value
             raise TypeError(f"{where}: expected bool, got {type(value).__name__}")
         if code <= T_LAST_PRIMITIVE:
+            if PyLong_CheckExact(value) and code <= T_UINT32:
+                iv = PyLong_AsLongLongAndOverflow(value, &overflow)
+                if overflow == 0 and _INT_LOW[code] <= iv <= _INT_HIGH[code]:
+                    return value
             value = _as_int(value, where)
             low, high = _INT_RANGES[code]
             if value < low or value > high:
@@ -497,8 +517,13 @@ cdef class Encoder:
         root.is_new = False
 
     cdef void enqueue(self, Ref ref):
-        ref.queue_pos = PyList_GET_SIZE(self.pending)
-        self.pending.append(ref)
+        # The pending list is reused between patches: slots past npending are None.
+        ref.queue_pos = self.npending
+        if self.npending < PyList_GET_SIZE(self.pending):
+            _store(self.pending, self.npending, ref)
+        else:
+            self.pending.append(ref)
+        self.npending += 1
 
     cdef int attach(self, Ref ref) except -1:
         cdef Ref child
@@ -583,9 +608,7 @@ cdef class Encoder:
 
     cdef int _write_block(self, Ref ref, bint full) except -1:
         cdef Buf* b = &self.buf
-        if b.len != 0 or ref is not self.state:
-            buf_byte(b, SWITCH_TO_STRUCTURE)
-            write_uint(b, ref.refid)
+        _switch_to(self, ref)
         if full:
             ref.write_full(self, b)
         else:
@@ -607,43 +630,75 @@ cdef class Encoder:
                 if ref.intro == self.epoch:
                     del self.deferred[i]
                     self._write_block(ref, full)
+                    if not full:
+                        ref.discard_changes()
+                        ref.is_new = False
+                        ref.queue_pos = -1
                     progress = True
                     break
         return 0
 
-    cdef bytes _finish(self, bint full):
-        # Anything still deferred was never introduced (unreachable); the decoder
-        # would drop it, so it is not written.
-        self.deferred.clear()
-        return PyBytes_FromStringAndSize(<char*>self.buf.data, self.buf.len)
+    def encode(self):
+        """The patch of all changes since the previous ``encode()``; ``b""`` if none.
 
-    def encode(self) -> bytes:
-        """The patch of all changes since the previous ``encode()``; ``b""`` if none."""
-        cdef bytes out = self._encode_patch()
-        self._discard()
-        return out
-
-    cdef bytes _encode_patch(self):
+        Those changes are then forgotten.
+        """
         cdef Ref ref
-        cdef Py_ssize_t i, n = PyList_GET_SIZE(self.pending)
+        cdef list pending = self.pending
+        cdef Py_ssize_t i, n = self.npending
+        if n == 0 and not self.preclear:
+            return b""
         self.buf.len = 0
         self.epoch += 1
         (<Ref>self.state).intro = self.epoch
+        if self.preclear:
+            self._write_preclear()
+        # One pass: write each structure's block, then forget its changes.
+        for i in range(n):
+            ref = <Ref>PyList_GET_ITEM(pending, i)
+            if ref.queue_pos != i:
+                continue                      # stale entry (detached, or queued again later)
+            if ref.kind == T_REF:
+                # Schema blocks are most of the traffic: written inline
+                if (<SchemaCore>ref).norder:
+                    if ref.is_new and ref.intro != self.epoch:
+                        self.deferred.append(ref)
+                        continue
+                    _switch_to(self, ref)
+                    _schema_patch(<SchemaCore>ref, self, &self.buf)
+                    if self.deferred:
+                        self._flush_deferred(False)
+            elif ref.has_changes():
+                if ref.is_new and ref.intro != self.epoch:
+                    # the decoder has not seen its refId yet: wait for the op that introduces it
+                    self.deferred.append(ref)
+                    continue
+                self._write_block(ref, False)
+                ref.discard_changes()
+            else:
+                ref.discard_changes()
+            ref.is_new = False
+            ref.queue_pos = -1
+            _store(pending, i, None)
+        if self.deferred:
+            # never introduced (no longer reachable): not written, but forgotten
+            for ref in self.deferred:
+                ref.discard_changes()
+                ref.is_new = False
+                ref.queue_pos = -1
+            self.deferred.clear()
+        self.npending = 0
+        return PyBytes_FromStringAndSize(<char*>self.buf.data, self.buf.len)
+
+    cdef int _write_preclear(self) except -1:
         for rid, items, changed in self.preclear:
             # only needed when items of the replaced collection are still in the state
             if changed or any((<Ref>item).root is self for item in items):
                 buf_byte(&self.buf, SWITCH_TO_STRUCTURE)
                 write_uint(&self.buf, rid)
                 buf_byte(&self.buf, OP_CLEAR)
-        for i in range(n):
-            ref = <Ref>PyList_GET_ITEM(self.pending, i)
-            if ref.queue_pos != i or not ref.has_changes():
-                continue
-            if ref.is_new and ref.intro != self.epoch:
-                self.deferred.append(ref)
-                continue
-            self._write_block(ref, False)
-        return self._finish(False)
+        self.preclear = []
+        return 0
 
     def encode_all(self) -> bytes:
         """The full state, for a client that joins now. Pending changes are kept."""
@@ -658,18 +713,20 @@ cdef class Encoder:
                 self.deferred.append(ref)
                 continue
             self._write_block(ref, True)
-        return self._finish(True)
+        self.deferred.clear()
+        return PyBytes_FromStringAndSize(<char*>self.buf.data, self.buf.len)
 
     cdef void _discard(self):
         cdef Ref ref
-        cdef Py_ssize_t i, n = PyList_GET_SIZE(self.pending)
+        cdef Py_ssize_t i, n = self.npending
         for i in range(n):
             ref = <Ref>PyList_GET_ITEM(self.pending, i)
             if ref.queue_pos == i:
                 ref.discard_changes()
                 ref.is_new = False
                 ref.queue_pos = -1
-        self.pending = []
+            _store(self.pending, i, None)
+        self.npending = 0
         self.preclear = []
 
     def discard(self) -> None:
@@ -680,8 +737,8 @@ cdef class Encoder:
     def has_changes(self) -> bool:
         """True when ``encode()`` would return bytes."""
         cdef Ref ref
-        cdef Py_ssize_t i, n = PyList_GET_SIZE(self.pending)
-        for i in range(n):
+        cdef Py_ssize_t i
+        for i in range(self.npending):
             ref = <Ref>PyList_GET_ITEM(self.pending, i)
             if ref.queue_pos == i and ref.has_changes():
                 return True
@@ -697,3 +754,412 @@ cdef class Encoder:
             ref.owner = 0
         self.full = {}
         self.pending = []
+        self.npending = 0
+
+
+# ==========================================================================
+# Schema instances
+# ==========================================================================
+
+MAX_FIELDS = 63
+cdef object _NOT_GIVEN = object()
+
+
+cdef extern from "Python.h":
+    # borrowed-reference forms, for the encode loop
+    bint _float_exact "PyFloat_CheckExact"(PyObject* o)
+    double _float_value "PyFloat_AS_DOUBLE"(PyObject* o)
+    PyObject* _list_item "PyList_GET_ITEM"(object l, Py_ssize_t i)
+    void _list_set "PyList_SET_ITEM"(object l, Py_ssize_t i, PyObject* o)
+
+
+cdef inline void _store(list l, Py_ssize_t i, object value):
+    # l[i] = value without the generic item-assignment machinery
+    cdef PyObject* old = _list_item(l, i)
+    Py_INCREF(value)
+    _list_set(l, i, <PyObject*>value)
+    Py_XDECREF(old)
+
+
+cdef int _collection_leaves(SchemaCore s, Ref old) except -1:
+    # A collection the decoder knows leaves a field (deleted, or replaced, maybe
+    # later in the same patch). When the field ends up holding another collection,
+    # the 3.x decoder releases the old one's items twice (at the op, and when it
+    # frees the collection); items that stay in the state would be lost. The
+    # Encoder then empties the old collection first, in its own block.
+    if s.root is None or old.is_new:
+        return 0
+    items = old.child_refs()
+    if items or old.has_changes():
+        s.root.preclear.append((old.refid, items, old.has_changes()))
+    return 0
+
+
+cdef inline void _record(SchemaCore s, int i, int op):
+    # Record an op for field i (the 3.x merge rule when it was touched already).
+    cdef unsigned char prev = s.ops[i]
+    if prev == OP_NONE:
+        s.ops[i] = op
+        s.order[s.norder] = i
+        s.norder += 1
+    elif prev == OP_DELETE:
+        s.ops[i] = OP_DELETE_AND_ADD
+    elif prev == OP_REPLACE:
+        s.ops[i] = op
+    if not (s.fullmask >> i) & 1:
+        s.fullmask |= (1ULL << i)
+        s.fullorder[s.nfull] = i
+        s.nfull += 1
+    mark_changed(s)
+
+
+cdef inline int _switch_to(Encoder enc, Ref ref) except -1:
+    # SWITCH_TO_STRUCTURE, except for the root when it is the first block
+    if enc.buf.len != 0 or ref is not enc.state:
+        buf_byte(&enc.buf, SWITCH_TO_STRUCTURE)
+        write_uint(&enc.buf, ref.refid)
+    return 0
+
+
+cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
+    # The ops of one Schema instance (the block body), which are then forgotten.
+    cdef int j, i, op, code, nxt
+    cdef int n = s.norder
+    cdef PyObject* v
+    cdef uint32_t u
+    cdef unsigned char* d
+    cdef SchemaInfo info = s._info
+    for j in range(n):
+        i = s.order[j]
+        op = s.ops[i]
+        s.ops[i] = OP_NONE
+        if b.len + 5 > b.cap:
+            buf_grow(b, 5)
+        b.data[b.len] = <unsigned char>(op | i)
+        b.len += 1
+        if op == OP_DELETE:
+            continue
+        code = info.codes[i]
+        if code == T_FLOAT32:
+            u = s.f32[i]
+            d = b.data + b.len
+            d[0] = u & 0xff
+            d[1] = (u >> 8) & 0xff
+            d[2] = (u >> 16) & 0xff
+            d[3] = (u >> 24) & 0xff
+            b.len += 4
+            continue
+        v = _list_item(s._vals, i)
+        if code <= T_LAST_PRIMITIVE:
+            write_primitive(b, code, <object>v)
+        else:
+            nxt = 0
+            if j + 1 < n:
+                nxt = s.order[j + 1]
+                nxt = s.ops[nxt] | nxt
+            enc.write_item(b, <FieldType>info.types[i], <object>v, op, nxt == 0xd5)
+    s.norder = 0
+    return 0
+
+
+cdef class SchemaInfo:
+    """What the wire needs to know about one Schema class (built at class creation)."""
+
+    def __init__(self, cls, fields, resolver):
+        if len(fields) > MAX_FIELDS:
+            raise ValueError("too many fields")
+        self.cls = cls
+        self.fields = tuple(fields)
+        self.nfields = len(self.fields)
+        self.by_name = {f.name: f for f in self.fields}
+        self.resolver = resolver
+        self.ready = False
+
+    cdef int ensure_ready(self) except -1:
+        cdef Field f
+        cdef int i
+        if self.ready:
+            return 0
+        self.resolver(self.cls)   # sets Field.type on every field, or raises
+        for i, f in enumerate(self.fields):
+            self.codes[i] = f.type.code
+        self.types = tuple(f.type for f in self.fields)
+        self.ref_indexes = tuple(i for i, f in enumerate(self.fields) if f.type.code >= T_REF)
+        self.ready = True
+        return 0
+
+    def resolve(self):
+        """Resolve the field annotations now (they are otherwise resolved on first use)."""
+        self.ensure_ready()
+
+
+cdef class Field:
+    """A declared Schema field: a data descriptor that records every assignment."""
+
+    def __init__(self, str name, int index, owner, annotation, default, default_factory, bint has_default):
+        self.name = name
+        self.index = index
+        self.owner = owner
+        self.annotation = annotation
+        self.default = default
+        self.default_factory = default_factory
+        self.has_default = has_default
+        self.where = f"{owner.__name__}.{name}"
+
+    def _set_type(self, FieldType t):
+        self.type = t
+        self.code = t.code
+
+    def __get__(self, obj, objtype):
+        if obj is None:
+            return self
+        return (<SchemaCore>obj)._vals[self.index]
+
+    def __set__(self, obj, value):
+        (<SchemaCore>obj).assign(self, value)
+
+    def __delete__(self, obj):
+        (<SchemaCore>obj).assign(self, None)
+
+    def initial_value(self):
+        """The value a new instance starts with (None when the field starts unset)."""
+        return self._initial()
+
+    cdef object _initial(self):
+        if self.default_factory is not None:
+            return self.default_factory()
+        if self.has_default:
+            return self.default
+        if self.type is not None and self.type.code >= T_MAP:
+            return self.type.validate({} if self.type.code == T_MAP else (), self.where)
+        return None
+
+    def __repr__(self):
+        return f"<Field {self.where} #{self.index}: {self.type!r}>"
+
+
+cdef class SchemaCore(Ref):
+    """Compiled base of ``schema.Schema``; see that class for the user API."""
+
+    def __cinit__(self, *args, **kwargs):
+        cdef SchemaInfo info
+        try:
+            info = type(self).__schema_info__
+        except AttributeError:
+            raise TypeError(f"{type(self).__name__} is not a declared Schema class") from None
+        info.ensure_ready()
+        self._info = info
+        self.kind = T_REF
+        self._vals = [None] * info.nfields
+        memset(self.ops, OP_NONE, 64)
+
+    def __init__(self, **kwargs):
+        cdef Field f
+        cdef SchemaInfo info = self._info
+        cdef Py_ssize_t used = 0
+        for f in info.fields:
+            value = kwargs.get(f.name, _NOT_GIVEN) if kwargs else _NOT_GIVEN
+            if value is _NOT_GIVEN:
+                value = f._initial()
+            else:
+                used += 1
+            if value is not None:
+                self.assign(f, value)
+        if used != len(kwargs):
+            for name in kwargs:
+                if name not in info.by_name:
+                    raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+
+    # ---- the tracked assignment path -------------------------------------
+
+    cdef int assign(self, Field f, object value) except -1:
+        cdef int i = f.index
+        cdef int code = f.code
+        cdef object old = <object>PyList_GET_ITEM(self._vals, i)
+        cdef int op
+        if value is None:
+            return self.remove(i)
+        if code == T_FLOAT32 or code == T_FLOAT64 or code == T_NUMBER:
+            if PyFloat_CheckExact(value):
+                if PyFloat_CheckExact(old) and PyFloat_AS_DOUBLE(old) == PyFloat_AS_DOUBLE(value):
+                    return 0
+            else:
+                value = f.type.check(value, f.where)
+                if old is not None and old == value:
+                    return 0
+            _store(self._vals, i, value)
+            if code == T_FLOAT32:
+                # keep the wire bits: the patch walk then never touches the float object
+                self.f32[i] = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
+                                           else PyFloat_AsDouble(value))
+            _record(self, i, OP_ADD)
+            return 0
+        value = f.type.check(value, f.where)
+        if code <= T_LAST_PRIMITIVE:
+            if old is not None and old == value:
+                return 0
+            _store(self._vals, i, value)
+            _record(self, i, OP_ADD)
+            return 0
+        if old is value:
+            return 0
+        check_linkable(<Ref>value, self)
+        _store(self._vals, i, value)
+        _record(self, i, OP_ADD if old is None else OP_DELETE_AND_ADD)
+        if old is not None:
+            if code > T_REF:
+                _collection_leaves(self, <Ref>old)
+            unlink(self, <Ref>old)
+        link(self, <Ref>value)
+        return 0
+
+    cdef int remove(self, int i) except -1:
+        cdef object old = self._vals[i]
+        cdef int j
+        if old is None:
+            return 0
+        _store(self._vals, i, None)
+        if self.ops[i] == OP_NONE:
+            self.order[self.norder] = i
+            self.norder += 1
+        self.ops[i] = OP_DELETE
+        if (self.fullmask >> i) & 1:
+            self.fullmask &= ~(1ULL << i)
+            for j in range(self.nfull):
+                if self.fullorder[j] == i:
+                    self.nfull -= 1
+                    while j < self.nfull:
+                        self.fullorder[j] = self.fullorder[j + 1]
+                        j += 1
+                    break
+        mark_changed(self)
+        if self._info.codes[i] > T_REF:
+            _collection_leaves(self, <Ref>old)
+        if self._info.codes[i] >= T_REF:
+            unlink(self, <Ref>old)
+        return 0
+
+    # ---- what the Encoder asks --------------------------------------------
+
+    cdef bint has_changes(self):
+        return self.norder > 0
+
+    cdef bint has_content(self):
+        return self.nfull > 0
+
+    cdef int write_changes(self, Encoder enc, Buf* b) except -1:
+        cdef int j, i, op, code, nxt
+        cdef object value
+        cdef list vals = self._vals
+        cdef SchemaInfo info = self._info
+        for j in range(self.norder):
+            i = self.order[j]
+            op = self.ops[i]
+            buf_byte(b, <unsigned char>(op | i))
+            if op == OP_DELETE:
+                continue
+            code = info.codes[i]
+            if code == T_FLOAT32:
+                put_u32(b, self.f32[i])
+                continue
+            value = <object>PyList_GET_ITEM(vals, i)
+            if code <= T_LAST_PRIMITIVE:
+                write_primitive(b, code, value)
+            else:
+                nxt = 0
+                if j + 1 < self.norder:
+                    nxt = self.order[j + 1]
+                    nxt = self.ops[nxt] | nxt
+                enc.write_item(b, <FieldType>info.types[i], value, op, nxt == 0xd5)
+        return 0
+
+    cdef int write_full(self, Encoder enc, Buf* b) except -1:
+        cdef int j, i, code
+        cdef object value
+        cdef list vals = self._vals
+        cdef SchemaInfo info = self._info
+        for j in range(self.nfull):
+            i = self.fullorder[j]
+            buf_byte(b, <unsigned char>(OP_ADD | i))
+            code = info.codes[i]
+            if code == T_FLOAT32:
+                put_u32(b, self.f32[i])
+                continue
+            value = <object>PyList_GET_ITEM(vals, i)
+            if code <= T_LAST_PRIMITIVE:
+                write_primitive(b, code, value)
+            else:
+                enc.write_item(b, <FieldType>info.types[i], value, OP_ADD, False)
+        return 0
+
+    cdef void discard_changes(self):
+        cdef int j
+        for j in range(self.norder):
+            self.ops[self.order[j]] = OP_NONE
+        self.norder = 0
+
+    cdef list child_refs(self):
+        cdef list out = []
+        for i in self._info.ref_indexes:
+            v = self._vals[i]
+            if v is not None:
+                out.append(v)
+        return out
+
+    cdef void resend_all(self):
+        # Fields already pending keep their op; every other set field is re-sent
+        # as ADD, highest index first (the order 3.x uses).
+        cdef int i
+        for i in range(self._info.nfields - 1, -1, -1):
+            if (self.fullmask >> i) & 1 and self.ops[i] == OP_NONE:
+                self.ops[i] = OP_ADD
+                self.order[self.norder] = i
+                self.norder += 1
+
+    # ---- raw access for the decoder (no tracking) ---------------------------
+
+    def _raw_get(self, int index):
+        return self._vals[index]
+
+    def _raw_set(self, int index, value):
+        self._vals[index] = value
+        if self._info.codes[index] == T_FLOAT32 and value is not None:
+            self.f32[index] = sch_f32_bits(PyFloat_AsDouble(value))
+
+    def _raw_values(self):
+        return list(self._vals)
+
+    # ---- conveniences -------------------------------------------------------
+
+    def to_json(self):
+        """The fields that are set, as plain dicts, lists and values."""
+        cdef Field f
+        out = {}
+        for f in self._info.fields:
+            v = self._vals[f.index]
+            if v is None:
+                continue
+            out[f.name] = v.to_json() if isinstance(v, Ref) else v
+        return out
+
+    def __repr__(self):
+        cdef Field f
+        parts = []
+        for f in self._info.fields:
+            v = self._vals[f.index]
+            if v is not None:
+                parts.append(f"{f.name}={v!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __reduce__(self):
+        cdef Field f
+        return (_rebuild, (type(self), {f.name: self._vals[f.index] for f in self._info.fields
+                                        if self._vals[f.index] is not None}))
+
+
+def _rebuild(cls, values):
+    # Used by pickle and copy: a new untracked instance with the same field values.
+    obj = cls.__new__(cls)
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return obj

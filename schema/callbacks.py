@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ._collections import ArraySchema, MapSchema
 from ._encoder import Ref
-from ._state import SchemaCore
+from ._encoder import SchemaCore
 
 if TYPE_CHECKING:
     from .decoder import Change, Decoder

@@ -18,7 +18,7 @@ from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
 from ._context import type_ids
 from ._encoder import Ref
 from ._reader import Reader
-from ._state import SchemaCore
+from ._encoder import SchemaCore
 from .callbacks import Callbacks
 from .errors import DecodeError
 
@@ -33,7 +33,7 @@ _SWITCH, _TYPE_ID = 255, 213
 _ITEM_OPS = {REPLACE, DELETE, ADD, DELETE_AND_ADD}
 _ARRAY_OPS = _ITEM_OPS | {_MOVE, _DELETE_AND_MOVE, _MOVE_AND_ADD}
 _LAST_PRIMITIVE, _REF = 14, 20
-_COLLECTIONS = {21: MapSchema, 22: ArraySchema, 23: SetSchema, 24: CollectionSchema}
+_COLLECTIONS: dict[int, Any] = {21: MapSchema, 22: ArraySchema, 23: SetSchema, 24: CollectionSchema}
 
 _HOLE: Any = object()   # a deleted array slot until the end of its block
 
@@ -285,6 +285,7 @@ class Decoder(Generic[T]):
         if op not in _ITEM_OPS:
             raise DecodeError(f"invalid MapSchema operation 0x{op:02x}", at)
         index = r.index()
+        key: str | None
         if op & ADD:
             key = r.string()
             keys[index] = key

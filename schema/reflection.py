@@ -12,7 +12,7 @@ from typing import Any
 
 from ._collections import ArraySchema
 from ._context import type_ids
-from ._declaration import LazyType, Schema
+from ._declaration import LazyType, Schema, field
 from ._encoder import Encoder, collection_type, primitive, ref_type
 from .errors import DecodeError, SchemaError
 from .types import number, string
@@ -21,26 +21,26 @@ __all__ = ["Reflection"]
 
 
 class _ReflectionField(Schema):
-    name: string
-    type: string
-    referenced_type: number
+    name: string | None = None
+    type: string | None = None
+    referenced_type: number | None = None
 
 
 class _ReflectionType(Schema):
-    id: number
-    extends_id: number
-    fields: ArraySchema[_ReflectionField]
+    id: number | None = None
+    extends_id: number | None = None
+    fields: ArraySchema[_ReflectionField] = field(default_factory=ArraySchema)
 
 
 class _Reflection(Schema):
-    types: ArraySchema[_ReflectionType]
+    types: ArraySchema[_ReflectionType] = field(default_factory=ArraySchema)
     root_type: number | None = None
 
 
 _KINDS = ("map", "array", "set", "collection")
 
 
-def _schema_base(cls: type) -> type:
+def _schema_base(cls: Any) -> Any:
     return next(b for b in cls.__bases__ if isinstance(b, type) and issubclass(b, Schema))
 
 
@@ -76,8 +76,8 @@ class Reflection:
         encoder = Encoder(reflection)
         if ids[cls] > 0:
             reflection.root_type = ids[cls]
-        listed: set[int] = set()
-        waiting: dict[int, list[_ReflectionType]] = {}
+        listed: set[Any] = set()
+        waiting: dict[Any, list[_ReflectionType]] = {}
 
         def add(t: _ReflectionType) -> None:
             # a type is listed after its parent
@@ -89,6 +89,7 @@ class Reflection:
             else:
                 waiting.setdefault(t.extends_id, []).append(t)
 
+        klass: Any
         for klass, tid in ids.items():
             t = _ReflectionType()
             t.id = tid
@@ -115,12 +116,12 @@ class Reflection:
 
         reflection = _Reflection.__new__(_Reflection)
         Decoder(reflection).decode(data)
-        described = {}
+        described: dict[int, Any] = {}
         for rt in reflection.types or ():
             if not isinstance(rt.id, int) or rt.id in described:
                 raise DecodeError(f"handshake: bad or repeated type id {rt.id!r}")
             described[rt.id] = rt
-        root_id = reflection.root_type or 0
+        root_id = int(reflection.root_type or 0)
         if root_id not in described:
             raise DecodeError(f"handshake: the root type {root_id} is not described")
 
@@ -151,13 +152,14 @@ class Reflection:
         def build(tid: int, chain: tuple[int, ...] = ()) -> type:
             if tid in namespace:
                 return namespace[tid]
+            base: type
             if tid in chain:
                 raise DecodeError(f"handshake: type {tid} extends itself")
             rt = described[tid]
             if rt.extends_id is None:
-                base: type = Schema
+                base = Schema
             elif rt.extends_id in described:
-                base = build(rt.extends_id, chain + (tid,))
+                base = build(int(rt.extends_id), chain + (tid,))
             else:
                 raise DecodeError(f"handshake: type {tid} extends unknown type {rt.extends_id}")
             fields = [(rf.name, field_spec(rf)) for rf in rt.fields or ()]
@@ -172,10 +174,10 @@ class Reflection:
         for tid in described:
             build(tid)
         try:
-            for cls in namespace.values():
-                cls.__schema_info__.resolve()
+            for built in namespace.values():
+                built.__schema_info__.resolve()  # type: ignore[attr-defined]
         except SchemaError as e:
             raise DecodeError(f"handshake: {e}") from None
-        root_cls = namespace[root_id]
+        root_cls: Any = namespace[root_id]
         root_cls.__schema_type_ids__ = {cls: tid for tid, cls in namespace.items()}
-        return root_cls.__new__(root_cls)
+        return root_cls.__new__(root_cls)  # type: ignore[no-any-return]

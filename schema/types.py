@@ -67,7 +67,7 @@ def item_type(annotation: Any) -> FieldType:
 
 def _resolve(annotation: Any) -> FieldType:
     from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
-    from ._state import SchemaCore
+    from ._encoder import SchemaCore
 
     kinds = {MapSchema: "map", ArraySchema: "array", SetSchema: "set", CollectionSchema: "collection"}
     if isinstance(annotation, FieldType):

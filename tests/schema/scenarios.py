@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema
 from schema._encoder import _encode_value
 from schema._reader import Reader
-from schema._state import SchemaCore
+from schema._encoder import SchemaCore
 from tests.dsl import PRIMITIVES, Interpreter, build_classes, scalar
 
 PRIMS = sorted(PRIMITIVES)
