@@ -184,4 +184,5 @@ class LazyType:
         self._make = make
 
     def resolve(self) -> FieldType:
-        return self._make()
+        made: FieldType = self._make()
+        return made

@@ -5,6 +5,7 @@ Every read is bounds-checked and raises ``DecodeError`` with the offset.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from .errors import DecodeError
 
@@ -80,7 +81,8 @@ class Reader:
         if form is None:
             raise self.fail(f"invalid number prefix 0x{p:02x}", at)
         reader, size = form
-        return reader(self.data, self._take(size))[0]
+        number: int | float = reader(self.data, self._take(size))[0]
+        return number
 
     def index(self, what: str = "index") -> int:
         """A number used as a refId, index or type id: a non-negative integer."""
@@ -113,7 +115,7 @@ class Reader:
         except UnicodeDecodeError:
             raise self.fail("invalid UTF-8 in string", start) from None
 
-    def primitive(self, code: int):
+    def primitive(self, code: int) -> Any:
         if code == STRING:
             return self.string()
         if code == NUMBER:
@@ -121,4 +123,5 @@ class Reader:
         if code == BOOLEAN:
             return self.byte() > 0
         reader, size = _FIXED[code]
-        return reader(self.data, self._take(size))[0]
+        number: int | float = reader(self.data, self._take(size))[0]
+        return number

@@ -50,7 +50,7 @@ def _call(fn: Callable[..., Any], *args: Any) -> None:
         log.exception("state callback %r failed", fn)
 
 
-def _detacher(table: list, fn: Callable[..., Any]) -> Callable[[], None]:
+def _detacher(table: list[Callable[..., Any]], fn: Callable[..., Any]) -> Callable[[], None]:
     def detach() -> None:
         if fn in table:
             table.remove(fn)
@@ -62,9 +62,9 @@ class Callbacks:
 
     def __init__(self, decoder: Decoder[Any]) -> None:
         self._decoder = decoder
-        self._fields: dict[tuple[int, str], dict[str, list]] = {}   # (owner refId, field) -> kind -> fns
-        self._listen: dict[int, dict[str, list]] = {}                # Schema refId -> field -> fns
-        self._changed: dict[int, list] = {}                          # refId -> on_change fns
+        self._fields: dict[tuple[int, str], dict[str, list[Callable[..., Any]]]] = {}   # (owner refId, field) -> kind -> fns
+        self._listen: dict[int, dict[str, list[Callable[..., Any]]]] = {}                # Schema refId -> field -> fns
+        self._changed: dict[int, list[Callable[..., Any]]] = {}                          # refId -> on_change fns
 
     def _refid(self, instance: Any) -> int:
         rid = self._decoder.ref_id(instance)
@@ -72,7 +72,7 @@ class Callbacks:
             raise ValueError(f"{type(instance).__name__} instance is not part of the decoded state")
         return rid
 
-    def _field_table(self, owner: Any, field: str, kind: str) -> list:
+    def _field_table(self, owner: Any, field: str, kind: str) -> list[Callable[..., Any]]:
         if not isinstance(owner, SchemaCore):
             raise TypeError(f"{kind}: the owner must be a Schema instance, got {type(owner).__name__}")
         info = type(owner).__schema_info__

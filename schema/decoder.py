@@ -273,7 +273,7 @@ class Decoder(Generic[T]):
         if value is not prev:
             changes.append(Change(ref, refid, op, f.name, value, prev))
 
-    def _map_op(self, r: Reader, ref: MapSchema, refid: int, changes: list[Change]) -> None:
+    def _map_op(self, r: Reader, ref: MapSchema[Any], refid: int, changes: list[Change]) -> None:
         at = r.pos
         op = r.byte()
         keys = self._map_keys.setdefault(refid, {})
@@ -338,10 +338,10 @@ class Decoder(Generic[T]):
         if value is not prev:
             changes.append(Change(ref, refid, op, index, value, prev))
 
-    def _array_op(self, r: Reader, ref: ArraySchema, refid: int, changes: list[Change]) -> None:
+    def _array_op(self, r: Reader, ref: ArraySchema[Any], refid: int, changes: list[Change]) -> None:
         at = r.pos
         op = r.byte()
-        items: list = ref._raw_list()
+        items: list[Any] = ref._raw_list()
         if op == _CLEAR:
             self._clear(ref, refid, [(i, v) for i, v in enumerate(items) if v is not _HOLE], changes)
             items.clear()
@@ -394,7 +394,7 @@ class Decoder(Generic[T]):
             items[index] = value
         changes.append(Change(ref, refid, op, index, value, prev))
 
-    def _clear(self, ref: Any, refid: int, entries: list, changes: list[Change]) -> None:
+    def _clear(self, ref: Any, refid: int, entries: list[tuple[Any, Any]], changes: list[Change]) -> None:
         for key, value in entries:
             if isinstance(value, Ref):
                 self._decref(value)
@@ -407,7 +407,7 @@ class Decoder(Generic[T]):
                 items[:] = [v for v in items if v is not _HOLE]
 
 
-def _children(obj: Any) -> list:
+def _children(obj: Any) -> list[Any]:
     """The structures held by a structure (for freeing a subtree)."""
     if isinstance(obj, SchemaCore):
         return [v for v in obj._raw_values() if isinstance(v, Ref)]

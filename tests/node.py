@@ -6,6 +6,7 @@ The npm packages are installed under tests/ by the test command (npm ci).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import shutil
@@ -65,3 +66,49 @@ class NodeScript:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class AsyncNodeScript:
+    """A node script spoken to from asyncio (replies are matched to requests by id)."""
+
+    def __init__(self, proc: Any, timeout: float) -> None:
+        self.proc = proc
+        self.timeout = timeout
+        self._next = 0
+        self._pending: dict[int, Any] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, script: str, timeout: float = 20.0) -> "AsyncNodeScript":
+        require_node_modules()
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(TESTS_DIR / script), cwd=TESTS_DIR, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024)
+        return cls(proc, timeout)
+
+    async def _read(self) -> None:
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            reply = json.loads(line)
+            future = self._pending.pop(reply["id"], None)
+            if future is not None and not future.done():
+                future.set_result(reply)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(RuntimeError("node exited"))
+
+    async def request(self, cmd: str, timeout: float | None = None, **args: Any) -> dict[str, Any]:
+        self._next += 1
+        future = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = future
+        self.proc.stdin.write((json.dumps({"id": self._next, "cmd": cmd, **args}) + "\n").encode())
+        await self.proc.stdin.drain()
+        return await asyncio.wait_for(future, timeout or self.timeout)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()

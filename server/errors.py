@@ -1,0 +1,35 @@
+"""Exceptions of the server package.
+
+``ServerError(code, message)`` is what room code raises to send a client a
+specific error code (from ``on_create``, ``on_auth`` or ``on_join``); the server
+also raises it for matchmaking failures. ``ReconnectionRejected`` is what
+awaiting a rejected or expired ``Deferred`` raises.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .protocol import ErrorCode
+
+__all__ = ["ServerError", "ReconnectionRejected"]
+
+
+class ServerError(Exception):
+    """An error with a Colyseus error code, sent to the client as ``{code, error}``
+    (matchmaking) or as an ERROR frame (WebSocket join)."""
+
+    def __init__(self, code: int = ErrorCode.MATCHMAKE_UNHANDLED, message: str = "") -> None:
+        super().__init__(message)
+        self.code = int(code)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"ServerError({self.code}, {self.message!r})"
+
+
+class ReconnectionRejected(Exception):
+    """Raised by awaiting a Deferred that was rejected (``reason`` is why)."""
+
+    def __init__(self, reason: Any = None) -> None:
+        super().__init__(reason if reason is not None else "rejected")
+        self.reason = reason

@@ -1,0 +1,146 @@
+"""Fixtures for the server tests: our Server on 127.0.0.1, and the real colyseus.js
+0.16.22 client (tests/server/js_client.mjs) driven from Python."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+import pytest
+
+from server import Server
+from tests.node import AsyncNodeScript
+
+
+class JSError(Exception):
+    """An error the JS client raised (MatchMakeError, ServerError...)."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error.get('name')}({error.get('code')}): {error.get('message')}")
+        self.name = error.get("name")
+        self.code = error.get("code")
+        self.message = error.get("message")
+
+
+class JS:
+    """The colyseus.js driver process."""
+
+    def __init__(self, node: AsyncNodeScript) -> None:
+        self.node = node
+
+    async def call(self, cmd: str, timeout: float | None = None, **args: Any) -> Any:
+        reply = await self.node.request(cmd, timeout=timeout, **args)
+        if not reply["ok"]:
+            raise JSError(reply["error"])
+        return reply["result"]
+
+    async def client(self, endpoint: str, token: str | None = None, headers: dict[str, str] | None = None) -> JSClient:
+        return JSClient(self, await self.call("client.new", endpoint=endpoint, token=token, headers=headers))
+
+
+class JSClient:
+    def __init__(self, js: JS, handle: str) -> None:
+        self.js = js
+        self.handle = handle
+
+    async def _room(self, method: str, *args: Any) -> JSRoom:
+        return JSRoom(self.js, await self.js.call("client.call", client=self.handle, method=method, args=list(args)))
+
+    async def join_or_create(self, name: str, options: dict[str, Any] | None = None) -> JSRoom:
+        return await self._room("joinOrCreate", name, options or {})
+
+    async def create(self, name: str, options: dict[str, Any] | None = None) -> JSRoom:
+        return await self._room("create", name, options or {})
+
+    async def join(self, name: str, options: dict[str, Any] | None = None) -> JSRoom:
+        return await self._room("join", name, options or {})
+
+    async def join_by_id(self, room_id: str, options: dict[str, Any] | None = None) -> JSRoom:
+        return await self._room("joinById", room_id, options or {})
+
+    async def reconnect(self, token: str) -> JSRoom:
+        return await self._room("reconnect", token)
+
+    async def race(self, method: str, count: int, *args: Any) -> list[dict[str, Any]]:
+        return await self.js.call("client.race", client=self.handle, method=method, args=list(args), count=count)
+
+
+class JSRoom:
+    def __init__(self, js: JS, handle: str) -> None:
+        self.js = js
+        self.handle = handle
+
+    async def info(self) -> dict[str, Any]:
+        return await self.js.call("room.info", room=self.handle)
+
+    async def send(self, type: str | int, message: Any = None, *, omit: bool = False) -> None:
+        await self.js.call("room.send", room=self.handle, type=type, message=message, omit=omit or message is None)
+
+    async def send_bytes(self, type: str | int, data: bytes) -> None:
+        await self.js.call("room.sendBytes", room=self.handle, type=type, bytes=list(data))
+
+    async def send_raw(self, data: bytes) -> None:
+        await self.js.call("room.sendRaw", room=self.handle, bytes=list(data))
+
+    async def leave(self, consented: bool = True) -> Any:
+        return await self.js.call("room.leave", room=self.handle, consented=consented)
+
+    async def drop(self) -> None:
+        await self.js.call("room.drop", room=self.handle)
+
+    async def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        events = await self.js.call("room.events", room=self.handle)
+        return [e for e in events if kind is None or e["kind"] == kind]
+
+    async def wait(self, timeout: float = 5.0, **want: Any) -> dict[str, Any]:
+        """The first recorded event with these fields (``kind="message", type="x"``...)."""
+        return await self.js.call("room.wait", timeout=timeout + 2, room=self.handle, want=want,
+                                  ms=int(timeout * 1000))
+
+
+@pytest.fixture
+async def js():
+    node = await AsyncNodeScript.start("server/js_client.mjs")
+    try:
+        yield JS(node)
+    finally:
+        await node.close()
+
+
+@pytest.fixture
+async def start_server():
+    """``await start_server({"name": RoomClass, ...}, **Server kwargs)`` -> running Server."""
+    servers: list[Server] = []
+
+    async def start(rooms: dict[str, Any], **kwargs: Any) -> Server:
+        server = Server(**kwargs)
+        for name, spec in rooms.items():
+            if isinstance(spec, tuple):
+                room_class, options, setup = (spec + (None, None))[:3]
+                definition = server.define(name, room_class, **(options or {}))
+                if setup is not None:
+                    setup(definition)
+            else:
+                server.define(name, spec)
+        await server.serve("127.0.0.1", 0)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await asyncio.wait_for(server.shutdown(), 15)
+
+
+def endpoint(server: Server, path: str = "") -> str:
+    return f"http://127.0.0.1:{server.port}{path}"
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Wait until ``check()`` is truthy (bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)

@@ -1,0 +1,84 @@
+"""A raw HTTP + WebSocket client for the tests that look at frames and close codes."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from server import protocol
+
+
+class RawSocket:
+    """One room socket: the frames received, in order, and the close code."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.session = session
+        self.ws = ws
+        self.frames: list[Any] = []
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+        self._reader = asyncio.ensure_future(self._read())
+        self._new = asyncio.Event()
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                self.frames.append(protocol.parse_server_frame(msg.data))
+                self._new.set()
+        self.close_code = self.ws.close_code
+        self.close_reason = getattr(self.ws, "_close_message", "") or ""
+        self._new.set()
+
+    async def next(self, kind: type, timeout: float = 5.0, start: int = 0) -> Any:
+        """The first received frame of this class (after index ``start``)."""
+        async def find() -> Any:
+            while True:
+                for frame in self.frames[start:]:
+                    if isinstance(frame, kind):
+                        return frame
+                if self.close_code is not None:
+                    raise AssertionError(f"closed ({self.close_code}) before a {kind.__name__} arrived")
+                self._new.clear()
+                await self._new.wait()
+        return await asyncio.wait_for(find(), timeout)
+
+    async def closed(self, timeout: float = 5.0) -> int | None:
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.close_code
+
+    async def send(self, data: bytes) -> None:
+        await self.ws.send_bytes(data)
+
+    async def close(self, code: int = 1000) -> None:
+        await self.ws.close(code=code)
+        await self.session.close()
+
+
+async def reserve(base: str, method: str, name: str, options: dict[str, Any] | None = None,
+                  headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/matchmake/{method}/{name}", data=json.dumps(options or {}),
+                             headers=headers or {}) as resp:
+            return await resp.json()
+
+
+async def open_socket(base: str, path: str, autoping: bool = True, **query: str) -> RawSocket:
+    session = aiohttp.ClientSession()
+    url = base.replace("http://", "ws://") + path
+    ws = await session.ws_connect(url, params=query or None, autoping=autoping, autoclose=True,
+                                  max_msg_size=0)
+    return RawSocket(session, ws)
+
+
+async def join(base: str, name: str, options: dict[str, Any] | None = None, ack: bool = True) -> tuple[
+        RawSocket, dict[str, Any]]:
+    """Reserve a seat, open its socket, and acknowledge JOIN_ROOM."""
+    seat = await reserve(base, "joinOrCreate", name, options)
+    room = seat["room"]
+    sock = await open_socket(base, f"/{room['processId']}/{room['roomId']}", sessionId=seat["sessionId"])
+    await sock.next(protocol.JoinRoom)
+    if ack:
+        await sock.send(protocol.join_ack())
+    return sock, seat

@@ -1,0 +1,79 @@
+"""``python -m server``: the bundled server as a process, played by colyseus.js."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_listening(base: str, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if proc.returncode is not None:
+                raise AssertionError(f"the server exited with {proc.returncode}")
+            try:
+                async with http.get(f"{base}/matchmake/state_room") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("the server did not start listening")
+
+
+async def test_bundled_server_demo_rooms_and_sigterm(js) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        await _wait_listening(base, proc)
+        client = await js.client(base)
+        a = await client.join_or_create("state_room", {"name": "Ann"})
+        b = await client.join_or_create("state_room", {"name": "Bob"})
+        a_id = (await a.info())["sessionId"]
+        await a.send("move", {"x": 3, "y": 4})
+
+        async def b_sees_ann_moved() -> bool:
+            players = ((await b.info())["state"] or {}).get("players", {})
+            return players.get(a_id) == {"name": "Ann", "x": 3, "y": 4}
+        for _ in range(100):
+            if await b_sees_ann_moved():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the move did not reach the other client")
+
+        chat = await client.join_or_create("chat")
+        other = await client.join_or_create("chat")
+        await chat.send("message", {"text": "hello"})
+        got = await other.wait(kind="message", type="message",
+                               message={"from": (await chat.info())["sessionId"], "text": "hello"})
+        assert got["message"]["text"] == "hello"
+
+        proc.send_signal(signal.SIGTERM)            # graceful: every client is closed as consented
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+        for room in (a, b, chat, other):
+            assert (await room.wait(kind="leave"))["code"] == 4000
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    stderr = (await proc.stderr.read()).decode()    # type: ignore[union-attr]
+    assert "Traceback" not in stderr, stderr

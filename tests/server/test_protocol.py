@@ -1,0 +1,132 @@
+"""The sans-I/O protocol module: frames and the msgpackr flavour of MessagePack.
+
+The byte strings are the ones recorded from colyseus.js 0.16 and msgpackr in
+room-protocol.md (sections 3.5 and 11)."""
+from __future__ import annotations
+
+import datetime
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server import CloseCode, ErrorCode, protocol
+from server._msgpack import MessagePackError
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("hexbytes, value", [
+    ("d4724091a2627902", {"by": 2}),
+    ("93 01 a3 74776f d4 72 40 91 a5 7468726565 03", [1, "two", {"three": 3}]),
+    ("d4 72 40 92 a1 61 a1 64 d4 72 41 91 a1 62 d4 72 42 91 a1 63 01 91 d4 72 43 91 a1 61 41 42 02",
+     {"a": {"b": {"c": 1}}, "d": [{"a": {"b": {"c": 2}}}]}),
+    ("d4 72 40 92 a1 75 a1 6e d4 00 00 c0", {"u": None, "n": None}),
+    ("95 cc 7f cc 80 1f 20 3f", [127, 128, 31, 32, 63]),
+    ("d6 ff 00000000", EPOCH),
+    ("d7 ff 77359400 00000001", EPOCH + datetime.timedelta(seconds=1.5)),
+    ("d3 0000010000000000", 2**40),
+    ("92 01 02", [1, 2]),
+    ("81 01 a1 61", {1: "a"}),
+    ("92 40 d4724091a161 01", [64, {"a": 1}]),          # 0x40 is an int until a record uses the slot
+    ("c4 02 09 08", b"\x09\x08"),
+])
+def test_msgpackr_values(hexbytes: str, value: object) -> None:
+    assert protocol.unpack(bytes.fromhex(hexbytes.replace(" ", ""))) == value
+
+
+def test_record_with_many_keys_and_reused_slots() -> None:
+    keys = [f"k{i}" for i in range(20)]
+    data = b"\xd4\x72\x40\xdc\x00\x14" + b"".join(msgpack.packb(k) for k in keys) + bytes(range(20))
+    assert protocol.unpack(data) == {k: i for i, k in enumerate(keys)}
+    # a later definition of slot 0x40 replaces the earlier one within the message
+    data = bytes.fromhex("93 d4724091a161 01 d4724091a162 02 4003".replace(" ", ""))
+    assert protocol.unpack(data) == [{"a": 1}, {"b": 2}, {"b": 3}]
+
+
+@pytest.mark.parametrize("hexbytes", [
+    "92 01", "c1", "d4 01 00", "d4 72 40 05", "a3 6162", "c7 0c ff 00", "dc ffff", "d9 02 ff fe",
+    "81 91 01 02",
+])
+def test_malformed_payloads_raise(hexbytes: str) -> None:
+    with pytest.raises(MessagePackError):
+        protocol.unpack(bytes.fromhex(hexbytes.replace(" ", "")))
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(MessagePackError, match="too deep"):
+        protocol.unpack(b"\x91" * 100 + b"\x00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40))
+def test_random_payloads_raise_only_messagepack_errors(data: bytes) -> None:
+    try:
+        protocol.unpack(data)
+    except MessagePackError:
+        pass
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**31, 2**32 - 1) | st.floats(allow_nan=False) | st.text()
+    | st.binary(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_standard_msgpack_reads_back(value: object) -> None:
+    assert protocol.unpack(protocol.pack(value)) == value
+
+
+def test_packing_follows_node_for_integers() -> None:
+    assert protocol.pack(2**40) == b"\xcb" + msgpack.packb(float(2**40), use_single_float=False)[1:]
+    assert protocol.pack(-(2**31)) == msgpack.packb(-(2**31))
+    assert protocol.pack(2**32 - 1) == msgpack.packb(2**32 - 1)
+    assert protocol.pack(2**60 + 1) == msgpack.packb(2**60 + 1)     # not exact as a float64
+    assert protocol.unpack(protocol.pack({"a": [2**35]})) == {"a": [float(2**35)]}
+
+
+def test_frames() -> None:
+    assert protocol.join_room("UFvBg9Gxk", "schema", b"\x80\x01") == \
+        b"\x0a\x09UFvBg9Gxk\x06schema\x80\x01"
+    assert protocol.parse_server_frame(b"\x0a\x09UFvBg9Gxk\x04none") == protocol.JoinRoom("UFvBg9Gxk", "none", b"")
+    assert protocol.error(0, "seat reservation expired.") == bytes.fromhex(
+        "0b00b9736561742072657365727661 74696f6e20657870697265642e".replace(" ", ""))
+    assert protocol.parse_server_frame(bytes.fromhex("0bcd7810ab6a6f696e206661696c6564")) == \
+        protocol.ErrorMessage(4216, "join failed")
+    assert protocol.room_data(6, [1, "two", {"three": 3}])[:2] == b"\x0d\x06"
+    assert protocol.parse_client_frame(b"\x0a") == protocol.JoinAck()
+    assert protocol.parse_client_frame(b"\x0c") == protocol.LeaveRoom()
+    assert protocol.parse_client_frame(b"\x63") is None                 # ignored codes
+    assert protocol.parse_client_frame(bytes.fromhex("0da96e6f7061796c6f6164")) == \
+        protocol.RoomData("nopayload", b"")
+    frame = protocol.parse_client_frame(bytes.fromhex("0d05 93 01 a3 74776f d4 72 40 91 a5 7468726565 03"
+                                                      .replace(" ", "")))
+    assert frame.type == 5 and frame.message() == [1, "two", {"three": 3}]
+    assert protocol.parse_server_frame(b"\x0f\x80\x01") == protocol.RoomPatch(b"\x80\x01")
+
+
+def test_bad_frames_and_types() -> None:
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_client_frame(b"\x0d\xa0")            # "" is not a message type
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_client_frame(b"")
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_client_frame(b"\x0d\xca\x00\x00\xc0\x3f")   # 1.5 is not a type
+    with pytest.raises(protocol.ProtocolError):
+        protocol.RoomData("x", b"\x92\x01").message()
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_server_frame(b"\x0a\x09abc")
+    with pytest.raises(ValueError):
+        protocol.encode_type("")
+    with pytest.raises(TypeError):
+        protocol.encode_type(1.5)   # type: ignore[arg-type]
+
+
+def test_code_tables_use_the_reference_names() -> None:
+    assert CloseCode.CONSENTED == 4000 and CloseCode.WITH_ERROR == 4002 and CloseCode.DEVMODE_RESTART == 4010
+    assert ErrorCode.MATCHMAKE_INVALID_ROOM_ID == 4212 and ErrorCode.INVALID_PAYLOAD == 4217
+    assert [c.value for c in ErrorCode] == list(range(4210, 4218))
