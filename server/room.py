@@ -188,6 +188,7 @@ class Room(Generic[StateT]):
         self._leaving = 0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._dev_mode = False
+        self._observers: list[Callable[..., None]] = []
 
     # ---- hooks (override) -------------------------------------------------
 
@@ -313,6 +314,7 @@ class Room(Generic[StateT]):
     async def _simulate(self, callback: Callable[[float], Any]) -> None:
         self.clock.tick()
         await _call(callback, self.clock.delta_time)
+        self._notify("tick", self.clock.delta_time)
 
     def broadcast_patch(self) -> bool:
         """Send the pending changes to the joined clients now; True if there were any."""
@@ -342,6 +344,7 @@ class Room(Generic[StateT]):
         frame = protocol.room_patch(patch)
         for c in joined:
             c._raw(frame)
+        self._notify("patch", patch)
         return True
 
     def _deliver_after_patch(self) -> None:
@@ -449,6 +452,7 @@ class Room(Generic[StateT]):
             else:
                 client.leave(CloseCode.WITH_ERROR, reason)
             return
+        self._notify("message", client, frame.type, message)
         try:
             result = callback(*args)
         except Exception as e:
@@ -831,6 +835,15 @@ class Room(Generic[StateT]):
                 self._report(t.exception(), what)  # type: ignore[arg-type]
         task.add_done_callback(done)
         return task
+
+    def _notify(self, event: str, *args: Any) -> None:
+        # Observers (the pytest helpers) see what the room did: "message" (client,
+        # type, message), "patch" (bytes), "tick" (delta ms).
+        for observer in list(self._observers):
+            try:
+                observer(event, *args)
+            except Exception as e:
+                self._report(e, "observer")
 
     def _report(self, e: BaseException, where: str = "callback") -> None:
         log.error("room %s (%s): %s raised %s", self._room_id, self._room_name, where, type(e).__name__,

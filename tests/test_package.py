@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["schema", "server"]
+PACKAGES = ["schema", "server", "client"]
 
 
 def test_packages_pass_mypy_strict() -> None:

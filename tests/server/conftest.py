@@ -107,27 +107,12 @@ async def js():
 
 
 @pytest.fixture
-async def start_server():
-    """``await start_server({"name": RoomClass, ...}, **Server kwargs)`` -> running Server."""
-    servers: list[Server] = []
-
+async def start_server(start_server):
+    """The plugin's ``start_server`` (client.pytest_plugin), handing out the ``Server``
+    itself: these tests look at its matchmaker and rooms."""
     async def start(rooms: dict[str, Any], **kwargs: Any) -> Server:
-        server = Server(**kwargs)
-        for name, spec in rooms.items():
-            if isinstance(spec, tuple):
-                room_class, options, setup = (spec + (None, None))[:3]
-                definition = server.define(name, room_class, **(options or {}))
-                if setup is not None:
-                    setup(definition)
-            else:
-                server.define(name, spec)
-        await server.serve("127.0.0.1", 0)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await asyncio.wait_for(server.shutdown(), 15)
+        return (await start_server(rooms, **kwargs)).server
+    return start
 
 
 def endpoint(server: Server, path: str = "") -> str:

@@ -205,7 +205,8 @@ async def test_13_define_options_override_client_options_in_on_create_only(start
 
 
 async def test_14_filter_by(start_server, js) -> None:
-    server = await start_server({"r": (Plain, {}, lambda d: d.filter_by(["mode"]))})
+    server = await start_server({})
+    server.define("r", Plain).filter_by(["mode"])
     c = await js.client(endpoint(server))
     a1 = await (await c.join_or_create("r", {"mode": "a"})).info()
     a2 = await (await c.join_or_create("r", {"mode": "a"})).info()

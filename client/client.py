@@ -1,0 +1,185 @@
+"""Client: matchmaking over HTTP, then a WebSocket per joined room."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+
+from .errors import MatchMakeError
+from .room import Room
+
+__all__ = ["Client"]
+
+log = logging.getLogger("client")
+
+_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+
+
+class Client:
+    """A connection to a Colyseus-compatible server (ours, or Node's).
+
+    ``endpoint`` is the server's URL (``http``, ``https``, ``ws`` or ``wss``; a
+    path prefix and a query string are kept). ``headers`` go out with every
+    request. ``auth_token`` is sent as ``Authorization: Bearer`` to matchmaking
+    and as ``_authToken`` on the room's WebSocket URL.
+    """
+
+    def __init__(self, endpoint: str = "http://127.0.0.1:2567", *, headers: dict[str, str] | None = None,
+                 auth_token: str | None = None, timeout: float = 10.0) -> None:
+        parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        if parts.scheme not in _SCHEMES:
+            raise ValueError(f"unsupported endpoint scheme {parts.scheme!r}")
+        secure = parts.scheme in ("https", "wss")
+        path = parts.path.rstrip("/")
+        self.endpoint = endpoint
+        self.headers = dict(headers or {})
+        self.auth_token = auth_token
+        self.timeout = timeout
+        self._http_base = urlunsplit(("https" if secure else "http", parts.netloc, path, "", ""))
+        self._ws_scheme = "wss" if secure else "ws"
+        self._ws_base = f"{self._ws_scheme}://{parts.netloc}{path}"
+        self._query = parts.query
+        self._session: aiohttp.ClientSession | None = None
+        self._rooms: set[Room[Any]] = set()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- matchmaking ----------------------------------------------------------------
+
+    async def join_or_create(self, name: str, options: dict[str, Any] | None = None, *,
+                             state_cls: type[Any] | None = None) -> Room[Any]:
+        """Join a room of this type that has a free seat, or create one."""
+        return await self._matchmake("joinOrCreate", name, options, state_cls)
+
+    async def create(self, name: str, options: dict[str, Any] | None = None, *,
+                     state_cls: type[Any] | None = None) -> Room[Any]:
+        """Create a new room of this type and join it."""
+        return await self._matchmake("create", name, options, state_cls)
+
+    async def join(self, name: str, options: dict[str, Any] | None = None, *,
+                   state_cls: type[Any] | None = None) -> Room[Any]:
+        """Join an existing room of this type (MatchMakeError 4211 when there is none)."""
+        return await self._matchmake("join", name, options, state_cls)
+
+    async def join_by_id(self, room_id: str, options: dict[str, Any] | None = None, *,
+                         state_cls: type[Any] | None = None) -> Room[Any]:
+        """Join the room with this id (private rooms included)."""
+        return await self._matchmake("joinById", room_id, options, state_cls)
+
+    async def reconnect(self, reconnection_token: str, *, state_cls: type[Any] | None = None) -> Room[Any]:
+        """Take back a seat after a dropped connection: ``reconnection_token`` is
+        ``room.reconnection_token`` of the lost room (``"<roomId>:<token>"``)."""
+        room_id, sep, token = reconnection_token.partition(":")
+        if not sep or not room_id or not token:
+            raise ValueError('a reconnection token looks like "<roomId>:<token>"')
+        reservation = await self._request("reconnect", room_id, {"reconnectionToken": token})
+        reservation["reconnectionToken"] = token
+        return await self.consume_seat_reservation(reservation, state_cls=state_cls)
+
+    async def get_available_rooms(self, name: str = "") -> list[dict[str, Any]]:
+        """The listings of the public, unlocked rooms of this type (``GET /matchmake/<name>``)."""
+        url = f"{self._http_base}/matchmake/{quote(name, safe='')}"
+        data = await self._call("GET", url)
+        if not isinstance(data, list):
+            raise MatchMakeError(0, f"unexpected answer from {url}: {data!r:.200}")
+        return data
+
+    async def consume_seat_reservation(self, reservation: dict[str, Any], *,
+                                       state_cls: type[Any] | None = None) -> Room[Any]:
+        """Open the WebSocket of a seat reservation (a matchmaking answer) and join."""
+        try:
+            info = reservation["room"]
+            room: Room[Any] = Room(str(info["name"]), str(info["roomId"]), str(reservation["sessionId"]),
+                                   state_cls=state_cls)
+            url = self._ws_url(info, reservation)
+        except (KeyError, TypeError) as e:
+            raise MatchMakeError(0, f"malformed seat reservation: {e!r}") from None
+        await room._connect(self._http(), url, self._socket_headers(), self.timeout)
+        self._rooms.add(room)
+        room.on_leave(lambda code: self._rooms.discard(room))
+        return room
+
+    async def close(self) -> None:
+        """Leave every room still open (consented) and release the HTTP session."""
+        rooms, self._rooms = list(self._rooms), set()
+        results = await asyncio.gather(*(room.leave(timeout=self.timeout) for room in rooms), return_exceptions=True)
+        for room, result in zip(rooms, results):
+            if isinstance(result, BaseException):
+                log.info("room %s did not close cleanly: %r", room.room_id, result)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    async def _matchmake(self, method: str, target: str, options: dict[str, Any] | None,
+                         state_cls: type[Any] | None) -> Room[Any]:
+        reservation = await self._request(method, target, options or {})
+        return await self.consume_seat_reservation(reservation, state_cls=state_cls)
+
+    async def _request(self, method: str, target: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise TypeError("options must be a dict")
+        url = f"{self._http_base}/matchmake/{method}/{quote(target, safe='')}"
+        data = await self._call("POST", url, body)
+        if not isinstance(data, dict):
+            raise MatchMakeError(0, f"unexpected answer from {url}: {data!r:.200}")
+        return data
+
+    async def _call(self, verb: str, url: str, body: dict[str, Any] | None = None) -> Any:
+        """One HTTP request; the decoded JSON, or MatchMakeError with the server's code."""
+        headers = {"Accept": "application/json", **self._request_headers()}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            async with self._http().request(verb, url, headers=headers,
+                                            data=None if body is None else json.dumps(body)) as resp:
+                text = await resp.text()
+                status, reason = resp.status, resp.reason or ""
+        except (aiohttp.ClientError, OSError) as e:
+            raise ConnectionError(f"cannot reach {url}: {e}") from e
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        error = data.get("error") if isinstance(data, dict) else None
+        if status >= 400:
+            raise MatchMakeError(status, str(error or reason or text[:200]))
+        if error:
+            raise MatchMakeError(int(data.get("code") or 0), str(error))
+        return data
+
+    def _request_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.auth_token:
+            headers["Authorization"] = f"Bearer {self.auth_token}"
+        return headers
+
+    def _socket_headers(self) -> dict[str, str]:
+        return dict(self.headers)
+
+    def _ws_url(self, info: dict[str, Any], reservation: dict[str, Any]) -> str:
+        public = info.get("publicAddress")
+        base = f"{self._ws_scheme}://{public}" if public else self._ws_base
+        params = [self._query] if self._query else []
+        params.append(f"sessionId={quote(str(reservation['sessionId']), safe='')}")
+        if reservation.get("reconnectionToken"):
+            params.append(f"reconnectionToken={quote(str(reservation['reconnectionToken']), safe='')}")
+        if self.auth_token:
+            params.append(f"_authToken={quote(self.auth_token, safe='')}")
+        return f"{base}/{info['processId']}/{info['roomId']}?{'&'.join(params)}"
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # No connection limit: each room holds one connection for its WebSocket.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        return self._session
+

@@ -1,0 +1,33 @@
+"""Exceptions of the client package.
+
+``ClientError`` is the base. ``MatchMakeError(code, message)`` is what a server
+refusal raises: a matchmaking error answered over HTTP, or a join refused on
+the WebSocket (an ``on_auth`` or ``on_join`` error, an expired seat).
+``RoomLeftError`` is what waiting on a room raises once the room is closed.
+Network failures raise the built-in ``ConnectionError`` (or ``TimeoutError``).
+"""
+from __future__ import annotations
+
+__all__ = ["ClientError", "MatchMakeError", "RoomLeftError"]
+
+
+class ClientError(Exception):
+    """Base class of the errors this package raises."""
+
+
+class MatchMakeError(ClientError):
+    """The server refused: ``code`` is the Colyseus error code (or the HTTP status,
+    or the close code when the socket closed before the join), ``message`` its text."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+
+
+class RoomLeftError(ClientError):
+    """The room's connection is closed (``code`` is the close code)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"the room connection is closed (code {code})")
+        self.code = code

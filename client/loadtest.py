@@ -1,0 +1,237 @@
+"""Load test: many clients in one room type, with a live progress line and a summary.
+
+    python -m client.loadtest --endpoint http://127.0.0.1:2567 --room my_room --clients 500 \\
+        [--options JSON] [--duration 60] [--send-rate N] [--message-type move] [--message JSON] \\
+        [--ramp SECONDS] [--json] [--quiet]
+
+Clients join over ``--ramp`` seconds (default: 100 per second), each optionally
+sending ``--send-rate`` messages per second, until ``--duration`` seconds after
+the start; then they leave and the summary is printed (``--json``: as one JSON
+object). The exit status is 1 when no client could join.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import logging
+import os
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import Client
+from .errors import MatchMakeError
+from .room import Room
+
+__all__ = ["LoadTest", "main"]
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class LoadTest:
+    """One run; ``run()`` returns the summary dict."""
+    endpoint: str
+    room: str
+    clients: int
+    options: dict[str, Any] = field(default_factory=dict)
+    duration: float = 60.0
+    send_rate: float = 0.0
+    message_type: str = "move"
+    message: Any = None
+    ramp: float | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.rooms: list[Room[Any]] = []
+        self.failures: collections.Counter[str] = collections.Counter()
+        self.closed: collections.Counter[int] = collections.Counter()
+        self.sent = 0
+        self.intervals: list[float] = []
+        self._last_patch: dict[int, float] = {}
+
+    async def run(self) -> dict[str, Any]:
+        ramp = self.ramp if self.ramp is not None else self.clients / 100
+        client = Client(self.endpoint, timeout=max(10.0, self.duration))
+        start = time.monotonic()
+        cpu_start = time.process_time()
+        deadline = start + self.duration
+        tasks: list[asyncio.Task[None]] = []
+        reporter = asyncio.ensure_future(self._report_progress(start)) if self.progress else None
+        try:
+            for i in range(self.clients):
+                due = start + (ramp * i / self.clients if self.clients else 0)
+                if due >= deadline:
+                    self.failures["not started before the end of the run"] += self.clients - i
+                    break
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                tasks.append(asyncio.ensure_future(self._one_client(client, deadline)))
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        finally:
+            elapsed = time.monotonic() - start
+            cpu = time.process_time() - cpu_start
+            totals = self._totals()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if reporter is not None:
+                reporter.cancel()
+                await asyncio.gather(reporter, return_exceptions=True)
+                print(file=sys.stderr)
+            await client.close()
+        return {
+            "endpoint": self.endpoint, "room": self.room, "clients": self.clients,
+            "duration_s": round(elapsed, 3),
+            "connected": totals["connected"],
+            "failed": sum(self.failures.values()),
+            "failures": dict(self.failures),
+            "disconnected": dict((str(k), v) for k, v in self.closed.items()),
+            "messages_sent": self.sent,
+            "messages_received": totals["messages"],
+            "patches_received": totals["patches"],
+            "bytes_received": totals["bytes"],
+            "messages_per_s": totals["messages"] / elapsed if elapsed else 0.0,
+            "patches_per_s": totals["patches"] / elapsed if elapsed else 0.0,
+            "bytes_per_s": totals["bytes"] / elapsed if elapsed else 0.0,
+            "patch_interval_p50_ms": _percentile(self.intervals, 50),
+            "patch_interval_p99_ms": _percentile(self.intervals, 99),
+            "cpu_percent": 100 * cpu / elapsed if elapsed else 0.0,
+            "rss_mb": _rss_bytes() / 2**20,
+        }
+
+    async def _one_client(self, client: Client, deadline: float) -> None:
+        try:
+            room = await client.join_or_create(self.room, dict(self.options))
+        except MatchMakeError as e:
+            self.failures[f"MatchMakeError {e.code}: {e.message}"] += 1
+            return
+        except (ConnectionError, TimeoutError, OSError) as e:
+            self.failures[f"{type(e).__name__}: {e}"] += 1
+            return
+        self.rooms.append(room)
+        key = id(room)
+        room.on_message("*", lambda type, message: None)   # counted in room.stats
+        room.on_state_change(lambda state: self._patch_arrived(key))
+        room.on_leave(lambda code: self.closed.update([code]) if time.monotonic() < deadline else None)
+        if self.send_rate > 0:
+            period = 1 / self.send_rate
+            await asyncio.sleep(random.uniform(0, period))
+            while room.connected:
+                room.send(self.message_type, self.message)
+                self.sent += 1
+                await asyncio.sleep(period)
+
+    def _patch_arrived(self, key: int) -> None:
+        now = time.monotonic()
+        last = self._last_patch.get(key)
+        if last is not None:
+            self.intervals.append((now - last) * 1000)
+        self._last_patch[key] = now
+
+    def _totals(self) -> dict[str, int]:
+        return {
+            "connected": len(self.rooms),
+            "messages": sum(r.stats.messages for r in self.rooms),
+            "patches": sum(r.stats.patches for r in self.rooms),
+            "bytes": sum(r.stats.bytes_received for r in self.rooms),
+        }
+
+    async def _report_progress(self, start: float) -> None:
+        tty = sys.stderr.isatty()
+        before = self._totals()
+        cpu_before, wall_before = time.process_time(), time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            now, cpu_now = time.monotonic(), time.process_time()
+            totals = self._totals()
+            wall = now - wall_before or 1.0
+            line = (f"[{now - start:6.1f}s] connected {sum(1 for r in self.rooms if r.connected)}/{self.clients}"
+                    f"  failed {sum(self.failures.values())}"
+                    f"  msgs/s {(totals['messages'] - before['messages']) / wall:8.0f}"
+                    f"  patches/s {(totals['patches'] - before['patches']) / wall:8.0f}"
+                    f"  KB/s {(totals['bytes'] - before['bytes']) / wall / 1024:8.1f}"
+                    f"  cpu {100 * (cpu_now - cpu_before) / wall:5.1f}%"
+                    f"  rss {_rss_bytes() / 2**20:6.1f} MB")
+            print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            before, cpu_before, wall_before = totals, cpu_now, now
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as an aligned two-column table."""
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} ms"
+
+    rows = [
+        ("endpoint / room", f"{summary['endpoint']} / {summary['room']}"),
+        ("duration", f"{summary['duration_s']:.1f} s"),
+        ("connected", f"{summary['connected']} / {summary['clients']}"),
+        ("failed joins", str(summary["failed"])),
+        ("closed during the run", ", ".join(f"{n} x {code}" for code, n in summary["disconnected"].items()) or "0"),
+        ("messages sent", str(summary["messages_sent"])),
+        ("messages received / s", f"{summary['messages_per_s']:.1f}"),
+        ("patches received / s", f"{summary['patches_per_s']:.1f}"),
+        ("bytes received / s", f"{summary['bytes_per_s']:.0f}"),
+        ("patch interval p50", ms(summary["patch_interval_p50_ms"])),
+        ("patch interval p99", ms(summary["patch_interval_p99_ms"])),
+        ("process CPU", f"{summary['cpu_percent']:.1f} %"),
+        ("process memory (RSS)", f"{summary['rss_mb']:.1f} MB"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
+    at = 4      # failure reasons go under "failed joins"
+    for reason, count in sorted(summary["failures"].items(), key=lambda item: -item[1]):
+        lines.insert(at, f"{'':{width}}    {count} x {reason[:120]}")
+        at += 1
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m client.loadtest", description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoint", default="http://127.0.0.1:2567")
+    parser.add_argument("--room", required=True, help="room name to join_or_create")
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--options", type=json.loads, default={}, help="join options (JSON object)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds, from the start")
+    parser.add_argument("--send-rate", type=float, default=0.0, help="messages per second per client")
+    parser.add_argument("--message-type", default="move")
+    parser.add_argument("--message", type=json.loads, default=None, help="message payload (JSON)")
+    parser.add_argument("--ramp", type=float, default=None, help="seconds over which clients join")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    args = parser.parse_args(argv)
+    if not isinstance(args.options, dict):
+        parser.error("--options must be a JSON object")
+    if args.clients < 0 or args.duration <= 0 or args.send_rate < 0:
+        parser.error("--clients, --duration and --send-rate must be positive")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    test = LoadTest(args.endpoint, args.room, args.clients, args.options, args.duration, args.send_rate,
+                    args.message_type, args.message, args.ramp, not args.quiet)
+    try:
+        summary = asyncio.run(test.run())
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(summary) if args.json else format_summary(summary))
+    return 0 if summary["connected"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""python -m client.loadtest, run briefly against our server."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from client.loadtest import format_summary
+from tests.client.rooms import Game
+
+
+class Counted(Game):
+    received = 0
+
+    def on_create(self, options: dict[str, Any]) -> None:
+        super().on_create(options)
+        self.on_message("ping", self.count)
+
+    def count(self, client: Any, message: Any) -> None:
+        Counted.received += 1
+
+
+async def test_fifty_clients_for_five_seconds(start_server) -> None:
+    Counted.received = 0
+    live = await start_server({"counted": Counted})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "client.loadtest", "--endpoint", live.endpoint, "--room", "counted",
+        "--clients", "50", "--duration", "5", "--ramp", "1", "--send-rate", "2", "--message-type", "ping",
+        "--options", '{"max": 20}', "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["connected"] == 50 and summary["failed"] == 0 and summary["failures"] == {}
+    assert summary["patches_received"] > 50                 # every client gets patches (20 Hz)
+    assert summary["bytes_received"] > 0 and summary["patch_interval_p50_ms"] is not None
+    assert summary["messages_received"] >= 50               # one welcome each
+    assert summary["messages_sent"] > 0 and Counted.received == summary["messages_sent"]
+    assert summary["rss_mb"] > 0
+    assert b"connected 50/50" in stderr                     # the live progress line
+    table = format_summary(summary)
+    assert "connected              50 / 50" in table and "patch interval p99" in table
+
+
+async def test_unreachable_endpoint_reports_failures() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "client.loadtest", "--endpoint", "http://127.0.0.1:9", "--room", "x",
+        "--clients", "3", "--duration", "1", "--quiet",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert "failed joins           3" in stdout.decode() and "ConnectionError" in stdout.decode()
