@@ -141,7 +141,8 @@ class Client:
             headers["Content-Type"] = "application/json"
         try:
             async with self._http().request(verb, url, headers=headers,
-                                            data=None if body is None else json.dumps(body)) as resp:
+                                            data=None if body is None else json.dumps(body),
+                                            timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
                 text = await resp.text()
                 status, reason = resp.status, resp.reason or ""
         except (aiohttp.ClientError, OSError) as e:

@@ -75,6 +75,8 @@ class Room(Generic[S]):
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        # a refusal that arrives after the joiner gave up must not be reported as unretrieved
+        self._joined.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._message_handlers: dict[str, list[Callable[..., Any]]] = {}
         self._state_handlers: list[Callable[..., Any]] = []
         self._error_handlers: list[Callable[..., Any]] = []
@@ -179,8 +181,9 @@ class Room(Generic[S]):
                        timeout: float) -> None:
         """Open the socket and wait for JOIN_ROOM; raises MatchMakeError if refused."""
         try:
-            self._ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0,
-                                                max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
+            async with asyncio.timeout(timeout):
+                self._ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0, max_msg_size=0,
+                                                    timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
         except aiohttp.WSServerHandshakeError as e:
             raise MatchMakeError(e.status, e.message) from None
         except (aiohttp.ClientError, OSError) as e:

@@ -62,7 +62,8 @@ class Callbacks:
 
     def __init__(self, decoder: Decoder[Any]) -> None:
         self._decoder = decoder
-        self._fields: dict[tuple[int, str], dict[str, list[Callable[..., Any]]]] = {}   # (owner refId, field) -> kind -> fns
+        # (owner refId, field) -> kind -> fns
+        self._fields: dict[tuple[int, str], dict[str, list[Callable[..., Any]]]] = {}
         self._listen: dict[int, dict[str, list[Callable[..., Any]]]] = {}                # Schema refId -> field -> fns
         self._changed: dict[int, list[Callable[..., Any]]] = {}                          # refId -> on_change fns
 

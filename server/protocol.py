@@ -21,7 +21,7 @@ __all__ = [
     "Protocol", "CloseCode", "ErrorCode", "ProtocolError", "MessageType",
     "JoinRoom", "JoinAck", "ErrorMessage", "LeaveRoom", "RoomData", "RoomDataBytes", "RoomState", "RoomPatch",
     "join_room", "join_ack", "error", "leave_room", "room_data", "room_data_bytes", "room_state", "room_patch",
-    "parse_client_frame", "parse_server_frame", "encode_type", "pack", "unpack",
+    "parse_client_frame", "parse_server_frame", "ServerFrame", "encode_type", "pack", "unpack",
 ]
 
 MessageType = Union[str, int]
@@ -224,7 +224,10 @@ def parse_client_frame(data: bytes) -> JoinAck | LeaveRoom | RoomData | RoomData
     return None
 
 
-def parse_server_frame(data: bytes) -> JoinRoom | ErrorMessage | RoomData | RoomDataBytes | RoomState | RoomPatch | None:
+ServerFrame = Union[JoinRoom, ErrorMessage, RoomData, RoomDataBytes, RoomState, RoomPatch]
+
+
+def parse_server_frame(data: bytes) -> ServerFrame | None:
     """A frame from a server; None for codes a client ignores."""
     if not data:
         raise ProtocolError("empty frame")
@@ -253,6 +256,6 @@ def parse_server_frame(data: bytes) -> JoinRoom | ErrorMessage | RoomData | Room
             type = _read_type(r)
             rest = data[r.pos:]
             return RoomData(type, rest) if code == Protocol.ROOM_DATA else RoomDataBytes(type, rest)
-    except (IndexError, UnicodeDecodeError, DecodeError) as e:
+    except (IndexError, UnicodeDecodeError, DecodeError, ValueError, OverflowError) as e:
         raise ProtocolError(f"malformed frame (code {code}): {e}") from None
     return None
