@@ -12,6 +12,7 @@ object). The exit status is 1 when no client could join.
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import collections
 import json
@@ -22,6 +23,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from .client import Client
@@ -39,7 +41,7 @@ def _rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def _percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
@@ -66,7 +68,7 @@ class LoadTest:
         self.failures: collections.Counter[str] = collections.Counter()
         self.closed: collections.Counter[int] = collections.Counter()
         self.sent = 0
-        self.intervals: list[float] = []
+        self.intervals = array.array("d")      # ms between patches, per room
         self._last_patch: dict[int, float] = {}
 
     async def run(self) -> dict[str, Any]:

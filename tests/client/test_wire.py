@@ -14,10 +14,14 @@ from server import protocol
 from tests.client.rooms import Player, World
 
 
+# [{by: 2}, {by: 3}] as msgpackr packs it with records: a definition, then a reuse of slot 0x40
+RECORDS = bytes.fromhex("92 d4 72 40 91 a2 62 79 02 40 03")
+
+
 class Recorder:
     """Answers matchmaking with a seat in room r1 and, on the socket, sends
-    JOIN_ROOM, the full state and a message in one burst (without waiting for
-    the ack), then records what the client sends."""
+    JOIN_ROOM, the full state and two messages in one burst (without waiting
+    for the ack), then records what the client sends."""
 
     def __init__(self, refuse: bool = False) -> None:
         self.refuse = refuse
@@ -57,6 +61,8 @@ class Recorder:
         await ws.send_bytes(protocol.join_room("tok", "schema", Reflection.encode(state)))
         await ws.send_bytes(protocol.room_state(Encoder(state).encode_all()))
         await ws.send_bytes(protocol.room_data("welcome", {"hi": 1}))
+        # a payload packed by msgpackr with records, as a Node server may send it
+        await ws.send_bytes(bytes([protocol.Protocol.ROOM_DATA]) + protocol.encode_type("records") + RECORDS)
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
                 self.frames.append(msg.data)
@@ -86,6 +92,7 @@ async def test_requests_headers_tokens_and_frames(recorder: Recorder) -> None:
         messages: list[Any] = []
         room.on_state_change(lambda state: states.append(state.to_json()))
         room.on_message("welcome", messages.append)
+        room.on_message("records", messages.append)
         room.send("move", {"x": 1})
         room.send("ping")
         room.send_bytes(3, b"\x01\x02")
@@ -109,7 +116,7 @@ async def test_requests_headers_tokens_and_frames(recorder: Recorder) -> None:
                                protocol.leave_room()]
     # the burst arrived before the handlers were registered, and they still got it
     assert states == [{"players": {"s1": {"name": "Ann", "x": 0.0, "y": 0.0, "hp": 100}}, "log": [], "tick": 0}]
-    assert messages == [{"hi": 1}]
+    assert messages == [{"hi": 1}, [{"by": 2}, {"by": 3}]]
     assert room.reconnection_token == "r1:tok"
 
 
