@@ -34,43 +34,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.schema_workload import SchemaWorkload  # noqa: E402
 from bench.workload import SlotsWorkload, Workload, check_test_vectors  # noqa: E402
-from schema import Decoder, Encoder, MapSchema, Reflection, Schema, field, float32, string, uint8, uint32  # noqa: E402
+from schema import Decoder, Encoder, Reflection  # noqa: E402
 from schema._encoder import _encode_value  # noqa: E402
 from schema._reader import Reader  # noqa: E402
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
-
-
-class Player(Schema):
-    x: float32 = 0.0
-    y: float32 = 0.0
-    angle: float32 = 0.0
-    hp: uint8 = 0
-    name: string = ""
-    score: uint32 = 0
-
-
-class State(Schema):
-    players: MapSchema[Player] = field(default_factory=MapSchema)
-    tick: uint32 = 0
-
-
-class SchemaWorkload(Workload):
-    def make_state(self) -> Any:
-        return State()
-
-    def new_player(self, fields: dict[str, Any]) -> Any:
-        return Player(**fields)
-
-    def insert(self, key: str, player: Any) -> None:
-        self.state.players[key] = player
-
-    def remove(self, key: str) -> None:
-        del self.state.players[key]
-
-    def set_tick(self, t: int) -> None:
-        self.state.tick = t
 
 
 now = time.perf_counter_ns

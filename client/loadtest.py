@@ -2,12 +2,15 @@
 
     python -m client.loadtest --endpoint http://127.0.0.1:2567 --room my_room --clients 500 \\
         [--options JSON] [--duration 60] [--send-rate N] [--message-type move] [--message JSON] \\
-        [--ramp SECONDS] [--json] [--quiet]
+        [--ramp SECONDS] [--warmup SECONDS] [--loop auto|asyncio|uvloop] [--json] [--quiet]
 
 Clients join over ``--ramp`` seconds (default: 100 per second), each optionally
 sending ``--send-rate`` messages per second, until ``--duration`` seconds after
 the start; then they leave and the summary is printed (``--json``: as one JSON
-object). The exit status is 1 when no client could join.
+object). Rates, patch intervals and CPU are measured from ``--warmup`` seconds
+after the start (and not before the ramp has ended) to the end; counts of joins
+and of messages sent cover the whole run. The exit status is 1 when no client
+could join.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
+
+from server import event_loop_factory
 
 from .client import Client
 from .errors import MatchMakeError
@@ -61,6 +66,7 @@ class LoadTest:
     message_type: str = "move"
     message: Any = None
     ramp: float | None = None
+    warmup: float = 0.0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -74,8 +80,9 @@ class LoadTest:
     async def run(self) -> dict[str, Any]:
         ramp = self.ramp if self.ramp is not None else self.clients / 100
         client = Client(self.endpoint, timeout=max(10.0, self.duration))
-        start = time.monotonic()
+        start = measure_start = time.monotonic()
         cpu_start = time.process_time()
+        base = self._totals()
         deadline = start + self.duration
         tasks: list[asyncio.Task[None]] = []
         reporter = asyncio.ensure_future(self._report_progress(start)) if self.progress else None
@@ -87,11 +94,18 @@ class LoadTest:
                     break
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
                 tasks.append(asyncio.ensure_future(self._one_client(client, deadline)))
+            await asyncio.sleep(max(0.0, min(deadline, start + self.warmup) - time.monotonic()))
+            # the measured window starts here
+            base = self._totals()
+            measure_start, cpu_start = time.monotonic(), time.process_time()
+            self.intervals = array.array("d")
             await asyncio.sleep(max(0.0, deadline - time.monotonic()))
         finally:
-            elapsed = time.monotonic() - start
+            end = time.monotonic()
+            elapsed = end - measure_start
             cpu = time.process_time() - cpu_start
             totals = self._totals()
+            counted = {k: totals[k] - base[k] for k in ("messages", "patches", "bytes")}
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -102,18 +116,19 @@ class LoadTest:
             await client.close()
         return {
             "endpoint": self.endpoint, "room": self.room, "clients": self.clients,
-            "duration_s": round(elapsed, 3),
+            "duration_s": round(end - start, 3),
+            "measured_s": round(elapsed, 3),
             "connected": totals["connected"],
             "failed": sum(self.failures.values()),
             "failures": dict(self.failures),
             "disconnected": dict((str(k), v) for k, v in self.closed.items()),
             "messages_sent": self.sent,
-            "messages_received": totals["messages"],
-            "patches_received": totals["patches"],
-            "bytes_received": totals["bytes"],
-            "messages_per_s": totals["messages"] / elapsed if elapsed else 0.0,
-            "patches_per_s": totals["patches"] / elapsed if elapsed else 0.0,
-            "bytes_per_s": totals["bytes"] / elapsed if elapsed else 0.0,
+            "messages_received": counted["messages"],
+            "patches_received": counted["patches"],
+            "bytes_received": counted["bytes"],
+            "messages_per_s": counted["messages"] / elapsed if elapsed else 0.0,
+            "patches_per_s": counted["patches"] / elapsed if elapsed else 0.0,
+            "bytes_per_s": counted["bytes"] / elapsed if elapsed else 0.0,
             "patch_interval_p50_ms": _percentile(self.intervals, 50),
             "patch_interval_p99_ms": _percentile(self.intervals, 99),
             "cpu_percent": 100 * cpu / elapsed if elapsed else 0.0,
@@ -184,7 +199,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
     rows = [
         ("endpoint / room", f"{summary['endpoint']} / {summary['room']}"),
-        ("duration", f"{summary['duration_s']:.1f} s"),
+        ("duration (measured)", f"{summary['duration_s']:.1f} s ({summary['measured_s']:.1f} s)"),
         ("connected", f"{summary['connected']} / {summary['clients']}"),
         ("failed joins", str(summary["failed"])),
         ("closed during the run", ", ".join(f"{n} x {code}" for code, n in summary["disconnected"].items()) or "0"),
@@ -217,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message-type", default="move")
     parser.add_argument("--message", type=json.loads, default=None, help="message payload (JSON)")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which clients join")
+    parser.add_argument("--warmup", type=float, default=0.0, help="seconds before the measurements start")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="event loop (auto: uvloop when it is installed)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
@@ -226,9 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--clients, --duration and --send-rate must be positive")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     test = LoadTest(args.endpoint, args.room, args.clients, args.options, args.duration, args.send_rate,
-                    args.message_type, args.message, args.ramp, not args.quiet)
+                    args.message_type, args.message, args.ramp, args.warmup, not args.quiet)
     try:
-        summary = asyncio.run(test.run())
+        with asyncio.Runner(loop_factory=event_loop_factory(args.loop)) as runner:
+            summary = runner.run(test.run())
     except KeyboardInterrupt:
         return 130
     print(json.dumps(summary) if args.json else format_summary(summary))

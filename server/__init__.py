@@ -8,11 +8,11 @@ from .matchmaker import RoomDefinition
 from .presence import LocalPresence, Presence
 from .protocol import CloseCode, ErrorCode, Protocol
 from .room import ClientList, Request, Room
-from .server import Server
+from .server import Server, event_loop_factory
 from .transport import Transport, WebSocketTransport
 
 __all__ = [
-    "Server", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
+    "Server", "event_loop_factory", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
     "ServerError", "ReconnectionRejected", "Deferred", "Clock", "Timer",
     "CloseCode", "ErrorCode", "Protocol",
     "Presence", "LocalPresence", "Driver", "LocalDriver", "RoomListing",

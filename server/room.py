@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import os
 import re
 import secrets
@@ -168,8 +169,10 @@ class Room(Generic[StateT]):
         self._handlers: dict[str, tuple[Callable[..., Any], Callable[[Any], Any] | None]] = {}
         self._after_patch: list[tuple[Client | None, bytes] | tuple[None, bytes, frozenset[Client]]] = []
         self._patch_rate: float | None = 50
-        self._patch_task: asyncio.Task[None] | None = None
-        self._sim_task: asyncio.Task[None] | None = None
+        self._sim_callback: Callable[[float], Any] | None = None
+        self._sim_ms = 1000 / 60
+        self._ticker: asyncio.Task[None] | None = None
+        self._ticker_gen = 0
         self._metadata: dict[str, Any] = {}
         self._private = False
         self._locked = False
@@ -294,22 +297,17 @@ class Room(Generic[StateT]):
     def set_patch_rate(self, ms: float | None) -> None:
         """Patch every ``ms`` milliseconds; None or 0 turns automatic patches off."""
         self._patch_rate = float(ms) if ms else None
-        if self._started:
-            self._restart_patch_loop()
+        self._restart_ticker()
 
     def set_simulation_interval(self, callback: Callable[[float], Any] | None = None, ms: float = 1000 / 60) -> None:
         """Call ``callback(delta_ms)`` every ``ms`` milliseconds (replacing the previous one);
         the room clock then advances with it."""
-        if self._sim_task is not None:
-            self._sim_task.cancel()
-            self._sim_task = None
-        if callback is None:
-            self.clock.drive(False)
-            return
-        if ms <= 0:
+        if callback is not None and ms <= 0:
             raise ValueError("the simulation interval must be positive")
-        self.clock.drive(True)
-        self._sim_task = self._spawn(self._run_every(ms, lambda: self._simulate(callback)))
+        self._sim_callback = callback
+        self._sim_ms = float(ms)
+        self.clock.drive(callback is not None)
+        self._restart_ticker()
 
     async def _simulate(self, callback: Callable[[float], Any]) -> None:
         self.clock.tick()
@@ -782,7 +780,7 @@ class Room(Generic[StateT]):
 
     def _start(self) -> None:
         self._started = True
-        self._restart_patch_loop()
+        self._restart_ticker()
 
     def _abandon(self) -> None:
         # on_create failed: the room never existed for anyone.
@@ -793,37 +791,58 @@ class Room(Generic[StateT]):
         if self._disposed is not None:
             self._disposed.set()
 
-    def _restart_patch_loop(self) -> None:
-        if self._patch_task is not None:
-            self._patch_task.cancel()
-            self._patch_task = None
-        if self._patch_rate and not self._disposing:
-            self._patch_task = self._spawn(self._run_every(self._patch_rate, self.broadcast_patch))
+    def _cancel_ticker(self) -> None:
+        # A ticker that is running this very code (a simulation callback changed
+        # the schedule or disposed the room) is not cancelled, which would abort
+        # the callback at its next await: it sees the new generation and returns.
+        self._ticker_gen += 1
+        if self._ticker is not None and self._ticker is not asyncio.current_task():
+            self._ticker.cancel()
+        self._ticker = None
+
+    def _restart_ticker(self) -> None:
+        self._cancel_ticker()
+        if self._disposed is None or self._disposing:
+            return      # not running yet (_start starts it) or going away
+        if self._sim_callback is not None or (self._patch_rate and self._started):
+            self._ticker = self._spawn(self._run_ticker(), "ticker")
 
     def _stop_loops(self) -> None:
-        for task in (self._patch_task, self._sim_task):
-            if task is not None:
-                task.cancel()
-        self._patch_task = self._sim_task = None
+        self._cancel_ticker()
         if self._clock is not None:
             self._clock.stop()
 
-    async def _run_every(self, ms: float, step: Callable[[], Any]) -> None:
-        # A fixed-rate loop that catches up once after a stall, never in a burst.
+    async def _run_ticker(self) -> None:
+        # One schedule for the simulation and the patches, so that with equal
+        # periods every patch follows exactly one simulation step (two timers
+        # would drift against each other and skip or double patches). Each runs
+        # at a fixed rate that catches up once after a stall, never in a burst.
         loop = asyncio.get_running_loop()
-        period = ms / 1000
-        due = loop.time() + period
+        gen = self._ticker_gen
+        sim, sim_period = self._sim_callback, self._sim_ms / 1000
+        patch_period = self._patch_rate / 1000 if self._patch_rate and self._started else None
+        start = loop.time()
+        next_sim = start + sim_period if sim is not None else math.inf
+        next_patch = start + patch_period if patch_period else math.inf
         while True:
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            due += period
-            if due < loop.time():
-                due = loop.time() + period
-            try:
-                result = step()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as e:
-                self._report(e, getattr(step, "__name__", "timer"))
+            await asyncio.sleep(max(0.0, min(next_sim, next_patch) - loop.time()))
+            now = loop.time()
+            if sim is not None and next_sim <= now:
+                next_sim = next_sim + sim_period if next_sim + sim_period > now else now + sim_period
+                try:
+                    await self._simulate(sim)
+                except Exception as e:
+                    self._report(e, "simulation interval")
+                if gen != self._ticker_gen:
+                    return      # the callback replaced the schedule or stopped the room
+            if patch_period and next_patch <= now:
+                next_patch = next_patch + patch_period if next_patch + patch_period > now else now + patch_period
+                try:
+                    self.broadcast_patch()
+                except Exception as e:
+                    self._report(e, "patch")
+                if gen != self._ticker_gen:
+                    return
 
     def _spawn(self, awaitable: Any, what: str = "task") -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(awaitable)

@@ -5,7 +5,7 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import protocol
@@ -20,11 +20,29 @@ from .room import Room, _refuse_seat, generate_id
 if TYPE_CHECKING:
     from .transport import Transport
 
-__all__ = ["Server", "SocketSession"]
+__all__ = ["Server", "SocketSession", "event_loop_factory"]
 
 log = logging.getLogger("server")
 
 _MAX_EARLY_FRAMES = 256
+
+
+def event_loop_factory(loop: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop to run a server on: ``"asyncio"`` (the standard one, None
+    here), ``"uvloop"`` (faster socket I/O; needs ``pip install pyseus[uvloop]``),
+    or ``"auto"`` (uvloop when it is installed)."""
+    if loop not in ("auto", "asyncio", "uvloop"):
+        raise ValueError(f'loop must be "auto", "asyncio" or "uvloop", not {loop!r}')
+    if loop == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if loop == "uvloop":
+            raise RuntimeError('loop="uvloop" needs the uvloop package (pip install "pyseus[uvloop]")') from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 class SocketSession:
@@ -118,11 +136,17 @@ class Server:
     async def serve(self, host: str = "0.0.0.0", port: int = 2567) -> None:
         """Start listening; returns once the port is open."""
         await self.transport.start(self, host, port)
-        log.info("listening on %s:%s (process %s)", host, self.transport.port, self.process_id)
+        log.info("listening on %s:%s (process %s, %s loop)", host, self.transport.port, self.process_id,
+                 type(asyncio.get_running_loop()).__module__.split(".")[0])
 
-    def listen(self, port: int = 2567, host: str = "0.0.0.0") -> None:
-        """Serve until SIGINT or SIGTERM, then shut down gracefully (blocks)."""
-        asyncio.run(self._run_until_signal(host, port))
+    def listen(self, port: int = 2567, host: str = "0.0.0.0", *, loop: str = "auto") -> None:
+        """Serve until SIGINT or SIGTERM, then shut down gracefully (blocks).
+
+        ``loop``: ``"auto"`` runs on uvloop when it is installed, else on the
+        standard asyncio loop; ``"asyncio"`` or ``"uvloop"`` choose explicitly.
+        """
+        with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
+            runner.run(self._run_until_signal(host, port))
 
     async def _run_until_signal(self, host: str, port: int) -> None:
         stop = asyncio.Event()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +36,13 @@ async def _wait_listening(base: str, proc: asyncio.subprocess.Process) -> None:
     raise AssertionError("the server did not start listening")
 
 
-async def test_bundled_server_demo_rooms_and_sigterm(js) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_bundled_server_demo_rooms_and_sigterm(js, loop: str) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING",
+        sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "INFO",
+        "--loop", loop,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -77,3 +80,4 @@ async def test_bundled_server_demo_rooms_and_sigterm(js) -> None:
             await proc.wait()
     stderr = (await proc.stderr.read()).decode()    # type: ignore[union-attr]
     assert "Traceback" not in stderr, stderr
+    assert f"{loop} loop" in stderr

@@ -134,6 +134,60 @@ async def test_simulation_interval_gets_delta_and_drives_the_clock(start_server)
     await room.disconnect()
 
 
+async def test_each_patch_follows_one_simulation_step_at_equal_rates(start_server) -> None:
+    class Stepping(Plain):
+        def on_create(self, options: dict[str, Any]) -> None:
+            super().on_create(options)
+            self.set_patch_rate(20)
+            self.set_simulation_interval(lambda dt: setattr(self.state, "tick", self.state.tick + 1), 20)
+
+    server = await start_server({"s": Stepping})
+    sock, _ = await join(endpoint(server), "s")
+    mirror = Decoder(World())
+    mirror.decode((await sock.next(protocol.RoomState)).data)
+    ticks = []
+    at = len(sock.frames)
+    for _ in range(40):
+        patch = await sock.next(protocol.RoomPatch, start=at)
+        at = sock.frames.index(patch) + 1
+        mirror.decode(patch.data)
+        ticks.append(mirror.state.tick)
+    # one timeline for both: no patch is skipped and none carries two steps
+    assert [b - a for a, b in zip(ticks, ticks[1:])] == [1] * 39
+    await sock.close()
+
+
+async def test_a_simulation_callback_may_change_the_schedule_or_end_the_room(start_server) -> None:
+    events: list[str] = []
+
+    class Ending(Plain):
+        def on_create(self, options: dict[str, Any]) -> None:
+            super().on_create(options)
+            self.set_simulation_interval(self.first, 10)
+
+        async def first(self, delta: float) -> None:
+            self.set_simulation_interval(self.second, 10)     # replaces itself...
+            await asyncio.sleep(0.02)                           # ...and is not cut short
+            events.append("first done")
+
+        async def second(self, delta: float) -> None:
+            if "second" not in events:
+                events.append("second")
+                await self.disconnect()                         # ends the room from its own step
+                events.append("disconnect returned")
+
+        async def on_dispose(self) -> None:
+            await asyncio.sleep(0.02)
+            events.append("disposed")
+
+    server = await start_server({"e": Ending})
+    room = await server.create_room("e", {"keep": True})
+    await eventually(lambda: "disconnect returned" in events and "first done" in events)
+    assert sorted(events) == ["disconnect returned", "disposed", "first done", "second"]
+    assert events.index("second") < events.index("disposed") < events.index("disconnect returned")
+    assert room.room_id not in server.matchmaker.rooms
+
+
 async def test_simulation_callback_errors_do_not_stop_the_loop(start_server) -> None:
     server = await start_server({"p": Plain})
     room = await server.create_room("p", {"keep": True})
