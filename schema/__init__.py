@@ -1,5 +1,13 @@
 """Declarative game state synchronised with the @colyseus/schema 3.x wire format."""
-from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
+try:
+    from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
+except ModuleNotFoundError as e:     # the source tree without its compiled modules
+    if not (e.name or "").startswith(__name__ + "._"):
+        raise
+    raise ImportError(
+        f"the compiled core of `schema` ({e.name}) is not built next to {__path__[0]}: build it with "
+        "`pip install -e .` (or `python setup.py build_ext --inplace`), or run from outside the "
+        "source tree to use an installed copy") from e
 from ._declaration import Schema, field
 from ._encoder import Encoder
 from .callbacks import Callbacks
