@@ -339,13 +339,15 @@ cdef class MapSchema(_Collection):
         return 0
 
     cdef void discard_changes(self):
-        for idx in self._deleted:
-            key = self._idx2key.get(idx)
-            if key is not None and key not in self._items:
-                del self._idx2key[idx]
-                del self._key2idx[key]
-        self._deleted.clear()
-        self._changes.clear()
+        if self._deleted:
+            for idx in self._deleted:
+                key = self._idx2key.get(idx)
+                if key is not None and key not in self._items:
+                    del self._idx2key[idx]
+                    del self._key2idx[key]
+            self._deleted = []
+        if self._changes:
+            self._changes.clear()
         self._clear = False
         self._rewrite = False
 

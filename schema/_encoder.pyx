@@ -19,7 +19,7 @@ field index (first-touch order, with the 3.x merge rule). The collections are in
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsLongLong, PyLong_AsUnsignedLongLong
+from cpython.long cimport PyLong_AsLong, PyLong_AsLongLongAndOverflow, PyLong_AsLongLong, PyLong_AsUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -773,7 +773,7 @@ cdef extern from "Python.h":
     void _list_set "PyList_SET_ITEM"(object l, Py_ssize_t i, PyObject* o)
 
 
-cdef inline void _store(list l, Py_ssize_t i, object value):
+cdef inline void _store(list l, Py_ssize_t i, object value) noexcept:
     # l[i] = value without the generic item-assignment machinery
     cdef PyObject* old = _list_item(l, i)
     Py_INCREF(value)
@@ -850,7 +850,22 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
             b.len += 4
             continue
         v = _list_item(s._vals, i)
-        if code <= T_LAST_PRIMITIVE:
+        if T_INT8 <= code <= T_UINT32:
+            # small ints, checked at assignment: written inline (the tick counter of every patch)
+            u = <uint32_t>PyLong_AsLong(<object>v)
+            d = b.data + b.len
+            d[0] = u & 0xff
+            if code >= T_INT16:
+                d[1] = (u >> 8) & 0xff
+                if code >= T_INT32:
+                    d[2] = (u >> 16) & 0xff
+                    d[3] = (u >> 24) & 0xff
+                    b.len += 4
+                else:
+                    b.len += 2
+            else:
+                b.len += 1
+        elif code <= T_LAST_PRIMITIVE:
             write_primitive(b, code, <object>v)
         else:
             nxt = 0
