@@ -6,10 +6,10 @@ interface a Server needs, so that another transport can be added.
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
 import logging
 import re
+import struct
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -48,78 +48,80 @@ class Transport(ABC):
         """Stop listening and close the remaining sockets."""
 
 
+def _frame_header(n: int) -> bytes:
+    # FIN + binary opcode; server frames are not masked (RFC 6455, 5.2)
+    if n < 126:
+        return bytes((0x82, n))
+    if n < 65536:
+        return struct.pack("!BBH", 0x82, 126, n)
+    return struct.pack("!BBQ", 0x82, 127, n)
+
+
 class _Connection:
-    """One aiohttp WebSocket as the rooms see it: non-blocking send and close."""
+    """One aiohttp WebSocket as the rooms see it: non-blocking send and close.
+
+    Binary frames are written straight to the socket's transport, whole and in
+    order (no task switch per frame: a patch goes to every client of a room in
+    one pass). aiohttp still handles the handshake, reading, pings and the
+    close handshake; its frames are whole writes too, so they never interleave
+    with ours.
+    """
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
         self._ws = ws
-        self._request = request
+        self._transport = request.transport
         peername = request.transport.get_extra_info("peername") if request.transport else None
         self.remote_address = (request.headers.get("X-Real-IP")
                                or request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
                                or (peername[0] if peername else ""))
-        self._out: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
-        self._wake = asyncio.Event()
         self._closing: tuple[int, str] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self.missed_pings = 0
-        self._writer = asyncio.ensure_future(self._write_loop())
 
     @property
     def open(self) -> bool:
         return self._closing is None and not self._ws.closed
 
     def send(self, data: bytes) -> None:
-        if not self.open:
+        transport = self._transport
+        if not self.open or transport is None or transport.is_closing():
             return
-        self._out.append(data)
-        self._buffered += len(data)
-        if self._buffered > _MAX_BUFFERED_BYTES:
-            log.warning("dropping %s: %d bytes are waiting to be sent", self.remote_address, self._buffered)
+        if transport.get_write_buffer_size() > _MAX_BUFFERED_BYTES:
+            log.warning("dropping %s: %d bytes are waiting to be sent", self.remote_address,
+                        transport.get_write_buffer_size())
             self.terminate()
             return
-        self._wake.set()
+        transport.write(_frame_header(len(data)) + data)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         if self._closing is None and not self._ws.closed:
             # a close frame always carries a code here (1000 when none is given)
             self._closing = (code if code is not None else 1000, reason)
-            self._wake.set()
+            self._closer = asyncio.ensure_future(self._close(*self._closing))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self._ws.close(code=code, message=reason.encode())
+        except (ConnectionError, RuntimeError):
+            pass
+        except Exception:
+            log.exception("closing the socket of %s failed", self.remote_address)
 
     def terminate(self) -> None:
         """Drop the TCP connection without a close frame."""
-        self._out.clear()
         self._closing = (1006, "")
-        if self._request.transport is not None:
-            self._request.transport.abort()
-        self._wake.set()
-
-    async def _write_loop(self) -> None:
-        ws = self._ws
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._out:
-                    data = self._out.popleft()
-                    self._buffered -= len(data)
-                    await ws.send_bytes(data)
-                if self._closing is not None:
-                    if not ws.closed and self._closing[0] != 1006:
-                        await ws.close(code=self._closing[0], message=self._closing[1].encode())
-                    return
-        except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            self._out.clear()
-        except Exception:
-            log.exception("writing to %s failed", self.remote_address)
+        if self._transport is not None:
+            self._transport.abort()
 
     async def finish(self) -> None:
-        self._closing = self._closing or (1000, "")
-        self._wake.set()
-        try:
-            await asyncio.wait_for(self._writer, 5)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            self._writer.cancel()
+        """The socket is done: make sure it is closed (bounded)."""
+        if self._closing is None:
+            self.close(1000)
+        if self._closer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._closer), 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._closer.cancel()
 
 
 class WebSocketTransport(Transport):
