@@ -19,7 +19,7 @@ field index (first-touch order, with the 3.x merge rule). The collections are in
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.long cimport PyLong_AsLong, PyLong_AsLongLongAndOverflow, PyLong_AsLongLong, PyLong_AsUnsignedLongLong
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsLongLong, PyLong_AsUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -850,22 +850,7 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
             b.len += 4
             continue
         v = _list_item(s._vals, i)
-        if T_INT8 <= code <= T_UINT32:
-            # small ints, checked at assignment: written inline (the tick counter of every patch)
-            u = <uint32_t>PyLong_AsLong(<object>v)
-            d = b.data + b.len
-            d[0] = u & 0xff
-            if code >= T_INT16:
-                d[1] = (u >> 8) & 0xff
-                if code >= T_INT32:
-                    d[2] = (u >> 16) & 0xff
-                    d[3] = (u >> 24) & 0xff
-                    b.len += 4
-                else:
-                    b.len += 2
-            else:
-                b.len += 1
-        elif code <= T_LAST_PRIMITIVE:
+        if code <= T_LAST_PRIMITIVE:
             write_primitive(b, code, <object>v)
         else:
             nxt = 0
@@ -1063,30 +1048,8 @@ cdef class SchemaCore(Ref):
         return self.nfull > 0
 
     cdef int write_changes(self, Encoder enc, Buf* b) except -1:
-        cdef int j, i, op, code, nxt
-        cdef object value
-        cdef list vals = self._vals
-        cdef SchemaInfo info = self._info
-        for j in range(self.norder):
-            i = self.order[j]
-            op = self.ops[i]
-            buf_byte(b, <unsigned char>(op | i))
-            if op == OP_DELETE:
-                continue
-            code = info.codes[i]
-            if code == T_FLOAT32:
-                put_u32(b, self.f32[i])
-                continue
-            value = <object>PyList_GET_ITEM(vals, i)
-            if code <= T_LAST_PRIMITIVE:
-                write_primitive(b, code, value)
-            else:
-                nxt = 0
-                if j + 1 < self.norder:
-                    nxt = self.order[j + 1]
-                    nxt = self.ops[nxt] | nxt
-                enc.write_item(b, <FieldType>info.types[i], value, op, nxt == 0xd5)
-        return 0
+        # (forgets the ops as it writes them; the caller discards next anyway)
+        return _schema_patch(self, enc, b)
 
     cdef int write_full(self, Encoder enc, Buf* b) except -1:
         cdef int j, i, code

@@ -115,7 +115,7 @@ class Client:
 
     def _enqueue(self, frame: bytes, after_next_patch: bool = False) -> None:
         if after_next_patch:
-            self._room._after_patch.append((self, frame))
+            self._room._after_patch.append((self, frame, frozenset()))
         elif self.state is ClientState.JOINING:
             self._queue.append(frame)
         else:

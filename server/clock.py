@@ -54,10 +54,6 @@ class Clock:
         """Milliseconds since the clock started (as of the last tick when driven)."""
         return self._now if self._driven else (self._loop.time() - self._start) * 1000
 
-    @property
-    def current_time(self) -> float:
-        return self.elapsed_time
-
     def drive(self, driven: bool) -> None:
         """Ticked by the owner (simulation interval) instead of by itself."""
         self._driven = driven

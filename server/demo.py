@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from schema import MapSchema, Schema, field, float32, string, uint32
@@ -56,11 +57,10 @@ class StateRoom(Room[World]):
 
     async def on_leave(self, client: Client, consented: bool) -> None:
         if not consented:
-            try:                               # a dropped connection keeps its player a while
+            # a dropped connection keeps its player a while (until the wait is rejected)
+            with contextlib.suppress(ReconnectionRejected):
                 await self.allow_reconnection(client, 10)
                 return
-            except ReconnectionRejected:
-                pass
         self.state.players.pop(client.session_id, None)
 
 

@@ -90,9 +90,6 @@ class Driver(ABC):
     async def remove(self, room_id: str) -> None: ...
 
     @abstractmethod
-    async def find(self, room_id: str) -> RoomListing | None: ...
-
-    @abstractmethod
     async def query(self, conditions: dict[str, Any], order: dict[str, int] | None = None) -> list[RoomListing]:
         """Listings whose fields equal ``conditions``, sorted by ``order``."""
 
@@ -118,9 +115,6 @@ class LocalDriver(Driver):
 
     async def remove(self, room_id: str) -> None:
         self._listings.pop(room_id, None)
-
-    async def find(self, room_id: str) -> RoomListing | None:
-        return self._listings.get(room_id)
 
     async def query(self, conditions: dict[str, Any], order: dict[str, int] | None = None) -> list[RoomListing]:
         found = [item for item in self._listings.values() if matches(item, conditions)]

@@ -167,7 +167,8 @@ class Room(Generic[StateT]):
         self._reserved: dict[str, _Reservation] = {}
         self._reconnections: dict[str, _PendingReconnection] = {}
         self._handlers: dict[str, tuple[Callable[..., Any], Callable[[Any], Any] | None]] = {}
-        self._after_patch: list[tuple[Client | None, bytes] | tuple[None, bytes, frozenset[Client]]] = []
+        # (one client, or None for everyone but the excluded ones; frame; excluded)
+        self._after_patch: list[tuple[Client | None, bytes, frozenset[Client]]] = []
         self._patch_rate: float | None = 50
         self._sim_callback: Callable[[float], Any] | None = None
         self._sim_ms = 1000 / 60
@@ -347,15 +348,10 @@ class Room(Generic[StateT]):
 
     def _deliver_after_patch(self) -> None:
         queued, self._after_patch = self._after_patch, []
-        for entry in queued:
-            target, frame = entry[0], entry[1]
-            if target is not None:
-                target._raw(frame)
-                continue
-            excluded = entry[2] if len(entry) > 2 else frozenset()
-            for c in self._clients:
+        for target, frame, excluded in queued:
+            for c in [target] if target is not None else list(self._clients):
                 if c not in excluded:
-                    c._enqueue(frame)
+                    c._enqueue(frame)     # still queued for a client that is joining
 
     def _full_state(self) -> bytes:
         assert self._encoder is not None

@@ -6,6 +6,7 @@ interface a Server needs, so that another transport can be added.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -103,7 +104,7 @@ class _Connection:
         try:
             await self._ws.close(code=code, message=reason.encode())
         except (ConnectionError, RuntimeError):
-            pass
+            return      # the peer is already gone
         except Exception:
             log.exception("closing the socket of %s failed", self.remote_address)
 
@@ -236,10 +237,8 @@ class WebSocketTransport(Transport):
         if code:
             await ws.close(code=code, message=(reason or "").encode())
             return int(code)
-        try:
+        with contextlib.suppress(ConnectionError, RuntimeError):     # the peer is already gone
             await ws.send_frame(b"", WSMsgType.CLOSE)
-        except (ConnectionError, RuntimeError):
-            pass
         if request.transport is not None:
             request.transport.close()
         return 1005
@@ -256,7 +255,7 @@ class WebSocketTransport(Transport):
                 conn.missed_pings += 1
                 await ws.ping()
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            pass
+            return      # the socket closed: nothing left to ping
 
 
 def _json(data: Any, headers: dict[str, str]) -> web.Response:
