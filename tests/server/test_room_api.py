@@ -417,6 +417,26 @@ async def test_client_leave_codes(start_server) -> None:
     await sock.session.close()
 
 
+async def test_after_next_patch_waits_for_a_joining_client(start_server) -> None:
+    class Late(Plain):
+        def on_join(self, client: Client, options: dict[str, Any], auth: Any = None) -> None:
+            client.send("late", 1, after_next_patch=True)
+            self.broadcast("late_all", 2, after_next_patch=True)
+
+    server = await start_server({"l": Late})
+    sock, seat = await join(endpoint(server), "l", ack=False)
+    room = await _room_of(server, seat)
+    room.state.tick = 1
+    await asyncio.sleep(0.2)              # patches went by while the client was joining
+    assert [type(f) for f in sock.frames] == [protocol.JoinRoom]
+    await sock.send(protocol.join_ack())
+    await sock.next(protocol.RoomData, start=0)
+    await eventually(lambda: len(sock.frames) >= 4)
+    kinds = [(type(f).__name__, getattr(f, "type", None)) for f in sock.frames[:4]]
+    assert kinds == [("JoinRoom", None), ("RoomState", None), ("RoomData", "late"), ("RoomData", "late_all")]
+    await sock.close()
+
+
 async def test_broadcast_a_schema_instance_sends_its_json(start_server) -> None:
     server = await start_server({"p": Plain})
     sock, seat = await join(endpoint(server), "p")
