@@ -1,9 +1,11 @@
 """``Schema``: declaring state classes from annotations.
 
 A subclass's annotated attributes become fields, numbered in declaration order
-after the fields of its parent. Each field is replaced on the class by a
-``Field`` descriptor that records assignments. Annotations are resolved when the
-class is created, or on first use when they refer to a class defined later.
+after the fields of its parent. The metaclass turns them into ``__slots__``, so
+that reading a field is a plain slot read, and describes each one with a
+``Field`` in the class's ``SchemaInfo``; writes go through
+``SchemaCore.__setattr__``, which records them. Annotations are resolved when
+the class is created, or on first use when they refer to a class defined later.
 """
 from __future__ import annotations
 
@@ -56,8 +58,36 @@ def _is_classvar(annotation: Any) -> bool:
     return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
 
 
+_FieldDecl = tuple[str, Any, Any, Any]   # name, annotation, default, default_factory
+
+
+class SchemaMeta(type):
+    """Builds Schema classes: fields become slots, described by a SchemaInfo."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> Any:
+        schema_bases: list[Any] = [b for b in bases if isinstance(b, SchemaMeta)]
+        if not schema_bases:
+            return super().__new__(mcls, name, bases, ns, **kwargs)   # Schema itself
+        if len(schema_bases) != 1:
+            raise SchemaError(f"{name}: a Schema class has exactly one Schema base class")
+        parent_info: SchemaInfo = schema_bases[0].__schema_info__
+        own = _declared_fields(name, ns, parent_info)
+        names = [decl[0] for decl in own]
+        for field_name in names:
+            ns.pop(field_name, None)     # defaults live in the Field, the slot holds the value
+        slots = ns.get("__slots__", ())
+        slots = (slots,) if isinstance(slots, str) else tuple(slots)
+        for slot in slots:
+            if slot in parent_info.by_name or slot in names:
+                raise SchemaError(f"{name}: __slots__ names the field {slot!r}")
+        ns["__slots__"] = slots + tuple(names)
+        cls = super().__new__(mcls, name, bases, ns, **kwargs)
+        _declare(cls, schema_bases[0], parent_info, own)
+        return cls
+
+
 @dataclass_transform(eq_default=False, kw_only_default=True, field_specifiers=(field,))
-class Schema(SchemaCore):
+class Schema(SchemaCore, metaclass=SchemaMeta):
     """Base class of synchronised state.
 
     Declare fields with annotations (``x: float32 = 0.0``); instances take them as
@@ -68,10 +98,6 @@ class Schema(SchemaCore):
 
     __schema_info__: ClassVar[SchemaInfo]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _declare(cls)
-
 
 Schema.__schema_info__ = SchemaInfo(Schema, [], lambda cls: None)
 
@@ -80,16 +106,32 @@ _RESERVED = frozenset(dir(SchemaCore)) | {"__schema_info__", "__schema_fields__"
                                           "__schema_type_ids__", "__schema_ref_type__"}
 
 
-def _declared_fields(cls: type, parent_info: SchemaInfo) -> list[tuple[str, Any, Any, Any]]:
-    explicit = cls.__dict__.get("__schema_fields__")
+def _declared_fields(cls_name: str, ns: dict[str, Any], parent_info: SchemaInfo) -> list[_FieldDecl]:
+    # The fields a class body declares, checked before the class is built.
+    explicit = ns.get("__schema_fields__")
     if explicit is not None:
         # classes built from a handshake: every name is a field, types are given
-        return [(name, spec, _MISSING, _MISSING) for name, spec in explicit]
+        own: list[_FieldDecl] = [(name, spec, _MISSING, _MISSING) for name, spec in explicit]
+    else:
+        own = _annotated_fields(cls_name, ns)
+    for name, *_ in own:
+        if name in parent_info.by_name:
+            raise SchemaError(f"{cls_name}.{name}: already declared by {parent_info.by_name[name].owner.__name__}")
+        if name in _RESERVED or (name.startswith("__") and name.endswith("__")):
+            raise SchemaError(f"{cls_name}.{name}: this name is used by Schema itself")
+    total = parent_info.nfields + len(own)
+    if total > MAX_FIELDS:
+        raise SchemaError(
+            f"{cls_name} has {total} fields (with its parents); the wire allows at most {MAX_FIELDS}")
+    return own
+
+
+def _annotated_fields(cls_name: str, ns: dict[str, Any]) -> list[_FieldDecl]:
     own = []
-    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+    for name, annotation in ns.get("__annotations__", {}).items():
         if name.startswith("_") or _is_classvar(annotation):
             continue
-        value = cls.__dict__.get(name, _MISSING)
+        value = ns.get(name, _MISSING)
         default, factory = _MISSING, _MISSING
         if isinstance(value, _FieldSpec):
             default, factory = value.default, value.default_factory
@@ -97,38 +139,22 @@ def _declared_fields(cls: type, parent_info: SchemaInfo) -> list[tuple[str, Any,
             default = value
         if isinstance(default, Ref):
             raise SchemaError(
-                f"{cls.__name__}.{name}: a Schema or collection instance cannot be a default "
+                f"{cls_name}.{name}: a Schema or collection instance cannot be a default "
                 "(it would be shared by every instance); use field(default_factory=...)")
         own.append((name, annotation, default, factory))
     return own
 
 
-def _declare(cls: Any) -> None:
-    bases = [b for b in cls.__bases__ if isinstance(b, type) and issubclass(b, SchemaCore)]
-    if len(bases) != 1:
-        raise SchemaError(f"{cls.__name__}: a Schema class has exactly one Schema base class")
-    parent_info: SchemaInfo = bases[0].__schema_info__
-    own = _declared_fields(cls, parent_info)
-    for name, *_ in own:
-        if name in parent_info.by_name:
-            raise SchemaError(f"{cls.__name__}.{name}: already declared by {parent_info.by_name[name].owner.__name__}")
-        if name in _RESERVED or (name.startswith("__") and name.endswith("__")):
-            raise SchemaError(f"{cls.__name__}.{name}: this name is used by Schema itself")
-    total = parent_info.nfields + len(own)
-    if total > MAX_FIELDS:
-        raise SchemaError(
-            f"{cls.__name__} has {total} fields (with its parents); the wire allows at most {MAX_FIELDS}")
+def _declare(cls: Any, base: type, parent_info: SchemaInfo, own: list[_FieldDecl]) -> None:
     fields = list(parent_info.fields)
     for name, annotation, default, factory in own:
-        f = Field(name, len(fields), cls, annotation,
-                  None if default is _MISSING else default,
-                  None if factory is _MISSING else factory,
-                  default is not _MISSING)
-        fields.append(f)
-        setattr(cls, name, f)
+        fields.append(Field(name, len(fields), cls, annotation,
+                            None if default is _MISSING else default,
+                            None if factory is _MISSING else factory,
+                            default is not _MISSING))
     info = SchemaInfo(cls, fields, _resolve)
     cls.__schema_info__ = info
-    _subclasses.setdefault(bases[0], []).append(weakref.ref(cls))
+    _subclasses.setdefault(base, []).append(weakref.ref(cls))
     try:
         info.resolve()
     except _UnresolvedName:

@@ -3,6 +3,7 @@
 # the root tracker that hands out refIds and queues changed structures).
 
 from libc.stdint cimport uint32_t, uint64_t
+from cpython.object cimport PyObject
 
 cdef extern from "_wire.h":
     uint32_t sch_f32_bits(double d) nogil
@@ -98,16 +99,17 @@ cdef class FieldType:
 
 
 cdef class Ref:
+    # (what every assignment reads comes first: fewer cache lines per change)
     cdef Encoder root                 # the Encoder this structure is attached to, or None
-    cdef Py_ssize_t owner             # serial of the Encoder that gave the refId (0: none)
-    cdef Py_ssize_t refid
-    cdef Py_ssize_t refcount          # slots of attached parents that hold this structure
-    cdef Py_ssize_t nlinks            # slots of any parent that hold this structure
     cdef Py_ssize_t queue_pos         # position in root.pending, -1 when not queued
-    cdef Py_ssize_t intro             # encode epoch in which a parent op introduced it
+    cdef int kind                     # T_REF for Schema, T_MAP.. for collections
     cdef bint is_new                  # attached during the current patch
     cdef bint was_attached            # attached before: the decoder may have freed it
-    cdef int kind                     # T_REF for Schema, T_MAP.. for collections
+    cdef Py_ssize_t intro             # encode epoch in which a parent op introduced it
+    cdef Py_ssize_t refid
+    cdef Py_ssize_t owner             # serial of the Encoder that gave the refId (0: none)
+    cdef Py_ssize_t refcount          # slots of attached parents that hold this structure
+    cdef Py_ssize_t nlinks            # slots of any parent that hold this structure
     cdef FieldType child              # collections: item type (None until known)
 
     cdef bint has_changes(self)
@@ -152,6 +154,10 @@ cdef class SchemaInfo:
     cdef tuple types                    # FieldType of each index (after resolve)
     cdef tuple ref_indexes              # indexes of fields holding structures
     cdef int codes[64]
+    cdef Py_ssize_t offsets[64]         # where each field's value lives in an instance
+    cdef Py_ssize_t slot_base           # lowest of those offsets
+    cdef list by_slot                   # Field (or None) by (offset - slot_base) / pointer size
+    cdef Py_ssize_t nslots
     cdef object resolver
     cdef int ensure_ready(self) except -1
 
@@ -166,22 +172,38 @@ cdef class Field:
     cdef readonly bint has_default
     cdef readonly FieldType type
     cdef int code                       # type.code, at hand for the assignment path
+    cdef Py_ssize_t offset              # of the value's slot in an instance
     cdef str where
     cdef object _initial(self)
 
 
+cdef enum:
+    INLINE_FIELDS = 8
+
+
+ctypedef struct FieldRec:
+    # One record per field index, interleaved so that the bookkeeping of a small
+    # class's fields shares one or two cache lines.
+    uint32_t f32            # field i: wire bits of a float32 value (set on assignment)
+    unsigned char op        # field i: op recorded in this patch (OP_NONE if none)
+    unsigned char order     # position j: the j-th field touched in this patch
+    unsigned char full      # position j: the j-th field that holds a value, in first-set order
+
+
 cdef class SchemaCore(Ref):
-    cdef list _vals
+    # Field values live in the __slots__ that Schema's metaclass gives each
+    # class (so that reads are plain slot reads); offsets come from SchemaInfo.
     cdef SchemaInfo _info
-    cdef unsigned char ops[64]          # op per field index recorded in this patch
-    cdef unsigned char order[64]        # field indexes in first-touch order
-    cdef unsigned char fullorder[64]    # indexes holding a value, in first-set order
     cdef int norder
     cdef int nfull
-    cdef unsigned long long fullmask
-    cdef uint32_t f32[64]               # wire bits of the float32 fields (set on assignment)
+    cdef unsigned long long fullmask    # bit i: field i holds a value
+    cdef FieldRec* rec                  # by field index (op, f32) and by position (order, full):
+    cdef FieldRec inline_rec[INLINE_FIELDS]   # here for small classes (a smaller object is
+                                              # faster to work on), else on the heap
     cdef int assign(self, Field f, object value) except -1
     cdef int remove(self, int i) except -1
+    cdef int _check_index(self, int index) except -1
+    cdef PyObject* _field_at(self, object name)
 
 
 # --- helpers for the structures (inlined where they are cimported) -----------

@@ -21,7 +21,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsLongLong, PyLong_AsUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.math cimport fabs, isinf, isnan
 from libc.stdint cimport int64_t, uint32_t, uint64_t
@@ -781,6 +781,50 @@ cdef inline void _store(list l, Py_ssize_t i, object value) noexcept:
     Py_XDECREF(old)
 
 
+# Field values are kept in the instance's __slots__ (see SchemaCore). A slot is
+# NULL only if someone deleted it behind our back (through the class's member
+# descriptor); it then reads as None.
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    PyTypeObject PyMemberDescr_Type
+    PyTypeObject* _ob_type "Py_TYPE"(PyObject* o)
+    PyObject* _PyType_Lookup(PyTypeObject* t, object name)
+    int PyObject_GenericSetAttr(object o, object name, object value) except -1
+    int _generic_delattr "PyObject_GenericSetAttr"(object o, object name, PyObject* value) except -1
+
+from types import MemberDescriptorType as _MemberDescriptor
+
+
+cdef inline PyObject* _slot_get(SchemaCore s, Py_ssize_t offset) noexcept:
+    # borrowed reference to the value in a slot; None for an empty slot
+    cdef PyObject* v = (<PyObject**>((<char*><PyObject*>s) + offset))[0]
+    return v if v != NULL else <PyObject*>None
+
+
+cdef inline object _value(SchemaCore s, int i):
+    return <object>_slot_get(s, s._info.offsets[i])
+
+
+cdef inline void _slot_put(SchemaCore s, Py_ssize_t offset, object value) noexcept:
+    cdef PyObject** p = <PyObject**>((<char*><PyObject*>s) + offset)
+    cdef PyObject* old = p[0]
+    Py_INCREF(value)
+    p[0] = <PyObject*>value
+    Py_XDECREF(old)
+
+
+cdef Py_ssize_t _slot_offset(object cls, str name) except -1:
+    descr = cls.__dict__.get(name)
+    if type(descr) is not _MemberDescriptor:
+        raise TypeError(f"{cls.__name__}.{name} has no slot (Schema classes get them from their metaclass)")
+    return (<PyMemberDescrObject*>descr).d_member.offset
+
+
 cdef int _collection_leaves(SchemaCore s, Ref old) except -1:
     # A collection the decoder knows leaves a field (deleted, or replaced, maybe
     # later in the same patch). When the field ends up holding another collection,
@@ -797,18 +841,18 @@ cdef int _collection_leaves(SchemaCore s, Ref old) except -1:
 
 cdef inline void _record(SchemaCore s, int i, int op):
     # Record an op for field i (the 3.x merge rule when it was touched already).
-    cdef unsigned char prev = s.ops[i]
+    cdef unsigned char prev = s.rec[i].op
     if prev == OP_NONE:
-        s.ops[i] = op
-        s.order[s.norder] = i
+        s.rec[i].op = op
+        s.rec[s.norder].order = i
         s.norder += 1
     elif prev == OP_DELETE:
-        s.ops[i] = OP_DELETE_AND_ADD
+        s.rec[i].op = OP_DELETE_AND_ADD
     elif prev == OP_REPLACE:
-        s.ops[i] = op
+        s.rec[i].op = op
     if not (s.fullmask >> i) & 1:
         s.fullmask |= (1ULL << i)
-        s.fullorder[s.nfull] = i
+        s.rec[s.nfull].full = i
         s.nfull += 1
     mark_changed(s)
 
@@ -830,9 +874,9 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
     cdef unsigned char* d
     cdef SchemaInfo info = s._info
     for j in range(n):
-        i = s.order[j]
-        op = s.ops[i]
-        s.ops[i] = OP_NONE
+        i = s.rec[j].order
+        op = s.rec[i].op
+        s.rec[i].op = OP_NONE
         if b.len + 5 > b.cap:
             buf_grow(b, 5)
         b.data[b.len] = <unsigned char>(op | i)
@@ -841,7 +885,7 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
             continue
         code = info.codes[i]
         if code == T_FLOAT32:
-            u = s.f32[i]
+            u = s.rec[i].f32
             d = b.data + b.len
             d[0] = u & 0xff
             d[1] = (u >> 8) & 0xff
@@ -849,14 +893,14 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
             d[3] = (u >> 24) & 0xff
             b.len += 4
             continue
-        v = _list_item(s._vals, i)
+        v = _slot_get(s, info.offsets[i])
         if code <= T_LAST_PRIMITIVE:
             write_primitive(b, code, <object>v)
         else:
             nxt = 0
             if j + 1 < n:
-                nxt = s.order[j + 1]
-                nxt = s.ops[nxt] | nxt
+                nxt = s.rec[j + 1].order
+                nxt = s.rec[nxt].op | nxt
             enc.write_item(b, <FieldType>info.types[i], <object>v, op, nxt == 0xd5)
     s.norder = 0
     return 0
@@ -866,6 +910,7 @@ cdef class SchemaInfo:
     """What the wire needs to know about one Schema class (built at class creation)."""
 
     def __init__(self, cls, fields, resolver):
+        cdef Field f
         if len(fields) > MAX_FIELDS:
             raise ValueError("too many fields")
         self.cls = cls
@@ -874,6 +919,17 @@ cdef class SchemaInfo:
         self.by_name = {f.name: f for f in self.fields}
         self.resolver = resolver
         self.ready = False
+        for i, f in enumerate(self.fields):
+            if f.owner is cls:
+                f.offset = _slot_offset(cls, f.name)
+            self.offsets[i] = f.offset
+        # Field by slot position, for SchemaCore.__setattr__ (None: not a field)
+        self.slot_base = min([f.offset for f in self.fields], default=0)
+        self.by_slot = [None] * (max([f.offset for f in self.fields], default=-1) // sizeof(PyObject*)
+                                 - self.slot_base // sizeof(PyObject*) + 1)
+        for f in self.fields:
+            self.by_slot[(f.offset - self.slot_base) // sizeof(PyObject*)] = f
+        self.nslots = len(self.by_slot)
 
     cdef int ensure_ready(self) except -1:
         cdef Field f
@@ -894,7 +950,7 @@ cdef class SchemaInfo:
 
 
 cdef class Field:
-    """A declared Schema field: a data descriptor that records every assignment."""
+    """A declared Schema field (its value lives in a slot of the instance)."""
 
     def __init__(self, str name, int index, owner, annotation, default, default_factory, bint has_default):
         self.name = name
@@ -909,17 +965,6 @@ cdef class Field:
     def _set_type(self, FieldType t):
         self.type = t
         self.code = t.code
-
-    def __get__(self, obj, objtype):
-        if obj is None:
-            return self
-        return (<SchemaCore>obj)._vals[self.index]
-
-    def __set__(self, obj, value):
-        (<SchemaCore>obj).assign(self, value)
-
-    def __delete__(self, obj):
-        (<SchemaCore>obj).assign(self, None)
 
     def initial_value(self):
         """The value a new instance starts with (None when the field starts unset)."""
@@ -950,8 +995,19 @@ cdef class SchemaCore(Ref):
         info.ensure_ready()
         self._info = info
         self.kind = T_REF
-        self._vals = [None] * info.nfields
-        memset(self.ops, OP_NONE, 64)
+        for i in range(info.nfields):
+            _slot_put(self, info.offsets[i], None)
+        if info.nfields <= INLINE_FIELDS:
+            self.rec = self.inline_rec
+        else:
+            self.rec = <FieldRec*>PyMem_Malloc(info.nfields * sizeof(FieldRec))
+            if self.rec == NULL:
+                raise MemoryError()
+        memset(self.rec, 0xff, info.nfields * sizeof(FieldRec))   # every op OP_NONE
+
+    def __dealloc__(self):
+        if self.rec != self.inline_rec:
+            PyMem_Free(self.rec)
 
     def __init__(self, **kwargs):
         cdef Field f
@@ -972,10 +1028,40 @@ cdef class SchemaCore(Ref):
 
     # ---- the tracked assignment path -------------------------------------
 
+    # Reads are plain slot reads (the interpreter's fast path); every write of
+    # a field comes through here.
+    def __setattr__(self, name, value):
+        cdef PyObject* f = self._field_at(name)
+        if f == NULL:
+            PyObject_GenericSetAttr(self, name, value)
+        else:
+            self.assign(<Field>f, value)
+
+    def __delattr__(self, name):
+        cdef PyObject* f = self._field_at(name)
+        if f == NULL:
+            _generic_delattr(self, name, NULL)
+        else:
+            self.assign(<Field>f, None)
+
+    cdef PyObject* _field_at(self, object name):
+        # The Field whose slot `name` names, or NULL. The class attribute lookup
+        # is the interpreter's cached one; the slot's offset then picks the Field.
+        cdef PyObject* descr = _PyType_Lookup(Py_TYPE(self), name)
+        cdef PyObject* f
+        cdef Py_ssize_t k
+        if descr == NULL or _ob_type(descr) != &PyMemberDescr_Type:
+            return NULL
+        k = ((<PyMemberDescrObject*>descr).d_member.offset - self._info.slot_base) // sizeof(PyObject*)
+        if k < 0 or k >= self._info.nslots:
+            return NULL
+        f = _list_item(self._info.by_slot, k)
+        return NULL if f == <PyObject*>None else f      # None: a slot of the class's own
+
     cdef int assign(self, Field f, object value) except -1:
         cdef int i = f.index
         cdef int code = f.code
-        cdef object old = <object>PyList_GET_ITEM(self._vals, i)
+        cdef object old = <object>_slot_get(self, f.offset)
         cdef int op
         if value is None:
             return self.remove(i)
@@ -987,10 +1073,10 @@ cdef class SchemaCore(Ref):
                 value = f.type.check(value, f.where)
                 if old is not None and old == value:
                     return 0
-            _store(self._vals, i, value)
+            _slot_put(self, f.offset, value)
             if code == T_FLOAT32:
                 # keep the wire bits: the patch walk then never touches the float object
-                self.f32[i] = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
+                self.rec[i].f32 = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
                                            else PyFloat_AsDouble(value))
             _record(self, i, OP_ADD)
             return 0
@@ -998,13 +1084,13 @@ cdef class SchemaCore(Ref):
         if code <= T_LAST_PRIMITIVE:
             if old is not None and old == value:
                 return 0
-            _store(self._vals, i, value)
+            _slot_put(self, f.offset, value)
             _record(self, i, OP_ADD)
             return 0
         if old is value:
             return 0
         check_linkable(<Ref>value, self)
-        _store(self._vals, i, value)
+        _slot_put(self, f.offset, value)
         _record(self, i, OP_ADD if old is None else OP_DELETE_AND_ADD)
         if old is not None:
             if code > T_REF:
@@ -1014,22 +1100,22 @@ cdef class SchemaCore(Ref):
         return 0
 
     cdef int remove(self, int i) except -1:
-        cdef object old = self._vals[i]
+        cdef object old = _value(self, i)
         cdef int j
         if old is None:
             return 0
-        _store(self._vals, i, None)
-        if self.ops[i] == OP_NONE:
-            self.order[self.norder] = i
+        _slot_put(self, self._info.offsets[i], None)
+        if self.rec[i].op == OP_NONE:
+            self.rec[self.norder].order = i
             self.norder += 1
-        self.ops[i] = OP_DELETE
+        self.rec[i].op = OP_DELETE
         if (self.fullmask >> i) & 1:
             self.fullmask &= ~(1ULL << i)
             for j in range(self.nfull):
-                if self.fullorder[j] == i:
+                if self.rec[j].full == i:
                     self.nfull -= 1
                     while j < self.nfull:
-                        self.fullorder[j] = self.fullorder[j + 1]
+                        self.rec[j].full = self.rec[j + 1].full
                         j += 1
                     break
         mark_changed(self)
@@ -1054,16 +1140,15 @@ cdef class SchemaCore(Ref):
     cdef int write_full(self, Encoder enc, Buf* b) except -1:
         cdef int j, i, code
         cdef object value
-        cdef list vals = self._vals
         cdef SchemaInfo info = self._info
         for j in range(self.nfull):
-            i = self.fullorder[j]
+            i = self.rec[j].full
             buf_byte(b, <unsigned char>(OP_ADD | i))
             code = info.codes[i]
             if code == T_FLOAT32:
-                put_u32(b, self.f32[i])
+                put_u32(b, self.rec[i].f32)
                 continue
-            value = <object>PyList_GET_ITEM(vals, i)
+            value = <object>_slot_get(self, info.offsets[i])
             if code <= T_LAST_PRIMITIVE:
                 write_primitive(b, code, value)
             else:
@@ -1073,13 +1158,13 @@ cdef class SchemaCore(Ref):
     cdef void discard_changes(self):
         cdef int j
         for j in range(self.norder):
-            self.ops[self.order[j]] = OP_NONE
+            self.rec[self.rec[j].order].op = OP_NONE
         self.norder = 0
 
     cdef list child_refs(self):
         cdef list out = []
         for i in self._info.ref_indexes:
-            v = self._vals[i]
+            v = _value(self, i)
             if v is not None:
                 out.append(v)
         return out
@@ -1089,23 +1174,30 @@ cdef class SchemaCore(Ref):
         # as ADD, highest index first (the order 3.x uses).
         cdef int i
         for i in range(self._info.nfields - 1, -1, -1):
-            if (self.fullmask >> i) & 1 and self.ops[i] == OP_NONE:
-                self.ops[i] = OP_ADD
-                self.order[self.norder] = i
+            if (self.fullmask >> i) & 1 and self.rec[i].op == OP_NONE:
+                self.rec[i].op = OP_ADD
+                self.rec[self.norder].order = i
                 self.norder += 1
 
     # ---- raw access for the decoder (no tracking) ---------------------------
 
     def _raw_get(self, int index):
-        return self._vals[index]
+        self._check_index(index)
+        return _value(self, index)
 
     def _raw_set(self, int index, value):
-        self._vals[index] = value
+        self._check_index(index)
+        _slot_put(self, self._info.offsets[index], value)
         if self._info.codes[index] == T_FLOAT32 and value is not None:
-            self.f32[index] = sch_f32_bits(PyFloat_AsDouble(value))
+            self.rec[index].f32 = sch_f32_bits(PyFloat_AsDouble(value))
 
     def _raw_values(self):
-        return list(self._vals)
+        return [_value(self, i) for i in range(self._info.nfields)]
+
+    cdef int _check_index(self, int index) except -1:
+        if not 0 <= index < self._info.nfields:
+            raise IndexError(f"{type(self).__name__} has no field #{index}")
+        return 0
 
     # ---- conveniences -------------------------------------------------------
 
@@ -1114,7 +1206,7 @@ cdef class SchemaCore(Ref):
         cdef Field f
         out = {}
         for f in self._info.fields:
-            v = self._vals[f.index]
+            v = _value(self, f.index)
             if v is None:
                 continue
             out[f.name] = v.to_json() if isinstance(v, Ref) else v
@@ -1124,15 +1216,15 @@ cdef class SchemaCore(Ref):
         cdef Field f
         parts = []
         for f in self._info.fields:
-            v = self._vals[f.index]
+            v = _value(self, f.index)
             if v is not None:
                 parts.append(f"{f.name}={v!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __reduce__(self):
         cdef Field f
-        return (_rebuild, (type(self), {f.name: self._vals[f.index] for f in self._info.fields
-                                        if self._vals[f.index] is not None}))
+        values = {f.name: _value(self, f.index) for f in self._info.fields}
+        return (_rebuild, (type(self), {k: v for k, v in values.items() if v is not None}))
 
 
 def _rebuild(cls, values):

@@ -50,7 +50,8 @@ def test_fields_are_numbered_in_declaration_order_parent_first() -> None:
         c: number
 
     assert [(f.name, f.index) for f in Child.__schema_info__.fields] == [("a", 0), ("b", 1), ("c", 2)]
-    assert isinstance(Child.c.index, int) and Child.c.owner is Child and Child.a.owner is Base
+    by_name = Child.__schema_info__.by_name
+    assert by_name["c"].owner is Child and by_name["a"].owner is Base
 
 
 def test_keyword_constructor_defaults_and_unset_fields() -> None:
@@ -281,6 +282,39 @@ def test_to_json_repr_copy_and_pickle() -> None:
         Encoder(clone)      # a copy is untracked, so a new Encoder can take it
 
 
-def test_field_descriptor_is_visible_on_the_class() -> None:
-    assert Player.x.name == "x" and Player.x.index == 0 and repr(Player.x.type) == "float32"
-    assert Player.hp.default == 100 and Player.hp.has_default
+def test_fields_are_described_on_the_class() -> None:
+    x, hp = Player.__schema_info__.by_name["x"], Player.__schema_info__.by_name["hp"]
+    assert x.name == "x" and x.index == 0 and repr(x.type) == "float32"
+    assert hp.default == 100 and hp.has_default
+
+
+def test_field_values_live_in_slots_and_writes_are_tracked() -> None:
+    class Slotted(Schema):
+        __slots__ = ("m",)           # a class may keep slots of its own (laid out between
+        name: string = "a"           # the fields': slots are sorted by name)
+        hp: uint8 = 1
+
+    s = Slotted()
+    assert type(Slotted.__dict__["name"]).__name__ == "member_descriptor"
+    s.m = [1]                        # own slot, untracked
+    assert s.m == [1] and s.to_json() == {"name": "a", "hp": 1}
+    s._note = "x"                    # instance __dict__, untracked
+    del s._note
+    enc = Encoder(s)
+    enc.encode()
+    s.hp = 2
+    assert enc.has_changes and s.hp == 2 and s.to_json() == {"name": "a", "hp": 2}
+    with pytest.raises(ValueError, match="Slotted.hp"):
+        s.hp = 256
+    assert s.hp == 2
+    with pytest.raises(SchemaError, match="names the field 'hp'"):
+        class Shadow(Slotted):
+            __slots__ = ("hp",)
+
+
+def test_a_slot_emptied_behind_the_encoders_back_is_an_error_not_a_crash() -> None:
+    p = Player(name="a")
+    Player.__dict__["name"].__delete__(p)     # bypasses the tracked path
+    assert p.to_json()["x"] == 0.0 and "name" not in p.to_json()
+    with pytest.raises(TypeError):
+        Encoder(p).encode_all()

@@ -140,7 +140,7 @@ def test_field_21_op_after_a_ref_add_gets_an_explicit_type_id() -> None:
     # TYPE_ID right after the refId of an added instance.
     Wide = type("Wide", (Schema,), {"__annotations__": {
         "first": Vec | None, **{f"f{i}": number for i in range(1, 21)}, "twentyone": number}})
-    assert Wide.twentyone.index == 21
+    assert Wide.__schema_info__.by_name["twentyone"].index == 21
     w = Wide()
     w.twentyone = 1
     enc = Encoder(w)
