@@ -129,10 +129,9 @@ cdef class MapSchema(_Collection):
     """A ``MutableMapping[str, T]`` whose changes are sent to clients (insertion order kept)."""
     cdef dict _items          # key -> value
     cdef dict _key2idx        # key -> wire index (deleted keys too, until the patch is sent)
-    cdef dict _idx2key
     cdef Py_ssize_t _counter
-    cdef dict _changes        # wire index -> op, first-touch order
-    cdef list _deleted        # indexes deleted in this patch
+    cdef dict _changes        # key -> op, first-touch order (str keys: their hash is cached)
+    cdef list _deleted        # keys deleted in this patch
     cdef bint _clear
     cdef bint _rewrite
 
@@ -140,7 +139,6 @@ cdef class MapSchema(_Collection):
         self.kind = T_MAP
         self._items = {}
         self._key2idx = {}
-        self._idx2key = {}
         self._changes = {}
         self._deleted = []
 
@@ -171,16 +169,14 @@ cdef class MapSchema(_Collection):
             if is_ref:
                 check_linkable(<Ref>value, self)
             self._items[key] = value
-            merge_op(self._changes, idx, OP_DELETE_AND_ADD if is_ref else OP_REPLACE)
+            merge_op(self._changes, key, OP_DELETE_AND_ADD if is_ref else OP_REPLACE)
         else:
             if is_ref:
                 check_linkable(<Ref>value, self)
-            idx = self._counter
+            self._key2idx[key] = self._counter
             self._counter += 1
-            self._key2idx[key] = idx
-            self._idx2key[idx] = key
             self._items[key] = value
-            merge_op(self._changes, idx, OP_ADD)
+            merge_op(self._changes, key, OP_ADD)
         mark_changed(self)
         if isinstance(old, Ref):
             unlink(self, <Ref>old)
@@ -189,15 +185,13 @@ cdef class MapSchema(_Collection):
 
     def __delitem__(self, key):
         old = self._items.pop(key)
-        idx = self._key2idx[key]
-        if self._changes.get(idx) == OP_ADD:
+        if self._changes.get(key) == OP_ADD:
             # added in this patch: the decoder never saw this index, forget it now
-            del self._changes[idx]
+            del self._changes[key]
             del self._key2idx[key]
-            del self._idx2key[idx]
         else:
-            self._changes[idx] = OP_DELETE
-            self._deleted.append(idx)
+            self._changes[key] = OP_DELETE
+            self._deleted.append(key)
         mark_changed(self)
         if isinstance(old, Ref):
             unlink(self, <Ref>old)
@@ -265,7 +259,6 @@ cdef class MapSchema(_Collection):
         old = list(self._items.values())
         self._items.clear()
         self._key2idx.clear()
-        self._idx2key.clear()
         self._counter = 0
         self._changes.clear()
         self._deleted.clear()
@@ -319,12 +312,11 @@ cdef class MapSchema(_Collection):
             return self.write_full(enc, b)
         if self._clear:
             buf_byte(b, OP_CLEAR)
-        for idx, op in self._changes.items():
+        for key, op in self._changes.items():
             buf_byte(b, op)
-            write_uint(b, idx)
+            write_uint(b, self._key2idx[key])
             if op == OP_DELETE:
                 continue
-            key = self._idx2key[idx]
             if op & OP_ADD:
                 write_string(b, key)
             enc.write_item(b, self.child, self._items[key], op, False)
@@ -340,12 +332,10 @@ cdef class MapSchema(_Collection):
 
     cdef void discard_changes(self):
         if self._deleted:
-            for idx in self._deleted:
-                key = self._idx2key.get(idx)
-                if key is not None and key not in self._items:
-                    del self._idx2key[idx]
-                    del self._key2idx[key]
-            self._deleted = []
+            for key in self._deleted:
+                if key not in self._items:      # (unless added again since)
+                    self._key2idx.pop(key, None)
+            del self._deleted[:]
         if self._changes:
             self._changes.clear()
         self._clear = False

@@ -84,7 +84,14 @@ cdef inline int put_u64(Buf* b, uint64_t v) except -1:
     put_u32(b, <uint32_t>(v >> 32))
     return 0
 
-cdef int write_uint(Buf* b, Py_ssize_t n) except -1
+cdef int write_large_uint(Buf* b, Py_ssize_t n) except -1
+
+cdef inline int write_uint(Buf* b, Py_ssize_t n) except -1:
+    # a refId, index or length, as the `number` type writes it
+    if n < 0x80:
+        return buf_byte(b, <unsigned char>n)
+    return write_large_uint(b, n)
+
 cdef int write_number(Buf* b, object value) except -1
 cdef int write_string(Buf* b, object value) except -1
 cdef int write_primitive(Buf* b, int code, object value) except -1
@@ -184,7 +191,7 @@ cdef enum:
 ctypedef struct FieldRec:
     # One record per field index, interleaved so that the bookkeeping of a small
     # class's fields shares one or two cache lines.
-    uint32_t f32            # field i: wire bits of a float32 value (set on assignment)
+    uint32_t bits           # field i: wire bits of a float32 or 8-32-bit int value (set on assignment)
     unsigned char op        # field i: op recorded in this patch (OP_NONE if none)
     unsigned char order     # position j: the j-th field touched in this patch
     unsigned char full      # position j: the j-th field that holds a value, in first-set order
@@ -197,7 +204,7 @@ cdef class SchemaCore(Ref):
     cdef int norder
     cdef int nfull
     cdef unsigned long long fullmask    # bit i: field i holds a value
-    cdef FieldRec* rec                  # by field index (op, f32) and by position (order, full):
+    cdef FieldRec* rec                  # by field index (op, bits) and by position (order, full):
     cdef FieldRec inline_rec[INLINE_FIELDS]   # here for small classes (a smaller object is
                                               # faster to work on), else on the heap
     cdef int assign(self, Field f, object value) except -1

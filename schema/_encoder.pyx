@@ -104,9 +104,8 @@ cdef int write_double_number(Buf* b, double d) except -1:
     return put_u64(b, sch_f64_bits(d))
 
 
-cdef int write_uint(Buf* b, Py_ssize_t n) except -1:
-    if n < 0x80:
-        return buf_byte(b, <unsigned char>n)
+cdef int write_large_uint(Buf* b, Py_ssize_t n) except -1:
+    # write_uint (in the .pxd) past its one-byte case
     if n <= 2147483647:
         return write_int32_number(b, n)
     return write_double_number(b, <double>n)
@@ -857,6 +856,27 @@ cdef inline void _record(SchemaCore s, int i, int op):
     mark_changed(s)
 
 
+cdef inline bint _has_bits(int code) noexcept:
+    # fields whose wire bytes SchemaCore keeps at assignment (FieldRec.bits)
+    return code == T_FLOAT32 or T_INT8 <= code <= T_UINT32
+
+
+cdef inline void _put_bits(Buf* b, int code, uint32_t u) noexcept:
+    # the little-endian bytes of a _has_bits field; the caller made room for 4
+    cdef unsigned char* d = b.data + b.len
+    d[0] = u & 0xff
+    if code == T_INT8 or code == T_UINT8:
+        b.len += 1
+        return
+    d[1] = (u >> 8) & 0xff
+    if code == T_INT16 or code == T_UINT16:
+        b.len += 2
+        return
+    d[2] = (u >> 16) & 0xff
+    d[3] = (u >> 24) & 0xff
+    b.len += 4
+
+
 cdef inline int _switch_to(Encoder enc, Ref ref) except -1:
     # SWITCH_TO_STRUCTURE, except for the root when it is the first block
     if enc.buf.len != 0 or ref is not enc.state:
@@ -870,8 +890,6 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
     cdef int j, i, op, code, nxt
     cdef int n = s.norder
     cdef PyObject* v
-    cdef uint32_t u
-    cdef unsigned char* d
     cdef SchemaInfo info = s._info
     for j in range(n):
         i = s.rec[j].order
@@ -884,14 +902,8 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
         if op == OP_DELETE:
             continue
         code = info.codes[i]
-        if code == T_FLOAT32:
-            u = s.rec[i].f32
-            d = b.data + b.len
-            d[0] = u & 0xff
-            d[1] = (u >> 8) & 0xff
-            d[2] = (u >> 16) & 0xff
-            d[3] = (u >> 24) & 0xff
-            b.len += 4
+        if _has_bits(code):
+            _put_bits(b, code, s.rec[i].bits)     # room was made above
             continue
         v = _slot_get(s, info.offsets[i])
         if code <= T_LAST_PRIMITIVE:
@@ -1076,8 +1088,8 @@ cdef class SchemaCore(Ref):
             _slot_put(self, f.offset, value)
             if code == T_FLOAT32:
                 # keep the wire bits: the patch walk then never touches the float object
-                self.rec[i].f32 = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
-                                           else PyFloat_AsDouble(value))
+                self.rec[i].bits = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
+                                            else PyFloat_AsDouble(value))
             _record(self, i, OP_ADD)
             return 0
         value = f.type.check(value, f.where)
@@ -1085,6 +1097,8 @@ cdef class SchemaCore(Ref):
             if old is not None and old == value:
                 return 0
             _slot_put(self, f.offset, value)
+            if _has_bits(code):
+                self.rec[i].bits = <uint32_t>PyLong_AsLongLong(value)
             _record(self, i, OP_ADD)
             return 0
         if old is value:
@@ -1145,8 +1159,10 @@ cdef class SchemaCore(Ref):
             i = self.rec[j].full
             buf_byte(b, <unsigned char>(OP_ADD | i))
             code = info.codes[i]
-            if code == T_FLOAT32:
-                put_u32(b, self.rec[i].f32)
+            if _has_bits(code):
+                if b.len + 4 > b.cap:
+                    buf_grow(b, 4)
+                _put_bits(b, code, self.rec[i].bits)
                 continue
             value = <object>_slot_get(self, info.offsets[i])
             if code <= T_LAST_PRIMITIVE:
@@ -1188,8 +1204,11 @@ cdef class SchemaCore(Ref):
     def _raw_set(self, int index, value):
         self._check_index(index)
         _slot_put(self, self._info.offsets[index], value)
-        if self._info.codes[index] == T_FLOAT32 and value is not None:
-            self.rec[index].f32 = sch_f32_bits(PyFloat_AsDouble(value))
+        code = self._info.codes[index]
+        if value is not None and code == T_FLOAT32:
+            self.rec[index].bits = sch_f32_bits(PyFloat_AsDouble(value))
+        elif value is not None and _has_bits(code):
+            self.rec[index].bits = <uint32_t>PyLong_AsLongLong(value)
 
     def _raw_values(self):
         return [_value(self, i) for i in range(self._info.nfields)]

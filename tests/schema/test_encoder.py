@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from schema import (
-    ArraySchema, Decoder, EncodeError, Encoder, MapSchema, Reflection, Schema, number, string, uint8,
+    ArraySchema, Decoder, EncodeError, Encoder, MapSchema, Reflection, Schema, float32, int8, int16,
+    int32, number, string, uint8, uint16, uint32,
 )
 from schema._encoder import _encode_value
 
@@ -175,3 +176,36 @@ def test_number_encoding(value, wire) -> None:
 ])
 def test_primitive_encoding(type_name, value, wire) -> None:
     assert _encode_value(type_name, value).hex() == wire
+
+
+class Widths(Schema):
+    i8: int8 = 0
+    u8: uint8 = 0
+    i16: int16 = 0
+    u16: uint16 = 0
+    i32: int32 = 0
+    u32: uint32 = 0
+    f32: float32 = 0.0
+
+
+WIDTH_EDGES = {
+    "i8": (-128, "80"), "u8": (255, "ff"), "i16": (-32768, "0080"), "u16": (65535, "ffff"),
+    "i32": (-2147483648, "00000080"), "u32": (4294967295, "ffffffff"), "f32": (-1.5, "0000c0bf"),
+}
+
+
+def test_fixed_width_fields_keep_their_wire_bytes_at_assignment() -> None:
+    # The patch walk writes these from bytes kept at assignment; they must be the
+    # bytes of the generic primitive writer, in patches and full states.
+    w = Widths()
+    enc = Encoder(w)
+    enc.encode()
+    for name, (value, wire) in WIDTH_EDGES.items():
+        setattr(w, name, value)
+    patch = enc.encode()
+    full = enc.encode_all()
+    expected = "".join(f"{0x80 | i:02x}{wire}" for i, (value, wire) in enumerate(WIDTH_EDGES.values()))
+    assert patch.hex() == expected
+    assert full.hex() == "".join(f"{0x80 | i:02x}{_encode_value(t, v).hex()}" for i, (t, v) in enumerate(
+        zip(("int8", "uint8", "int16", "uint16", "int32", "uint32", "float32"),
+            (v for v, _ in WIDTH_EDGES.values()))))
