@@ -63,7 +63,7 @@ def type_specs(draw: Any, empty_subclasses: bool = True) -> dict[str, Any]:
         spec["fields"] = [[f"{name.lower()}_{j}", draw(_field_type(names))] for j in range(n)]
         types[name] = spec
         names.append(name)
-    n = draw(st.integers(1, 6))
+    n = draw(st.integers(1, 10))    # past 8 fields, an instance keeps its field records on the heap
     types["State"] = {"fields": [[f"s_{j}", draw(_field_type(names))] for j in range(n)]}
     return types
 
