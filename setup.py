@@ -16,7 +16,7 @@ DIRECTIVES = {
 
 extensions = [
     Extension(f"schema.{name}", [f"schema/{name}.pyx"], include_dirs=["schema"])
-    for name in ("_encoder", "_collections")
+    for name in ("_encoder", "_collections", "_reader")
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))

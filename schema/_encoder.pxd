@@ -235,3 +235,6 @@ cdef inline int unlink(Ref parent, Ref child) except -1:
     if parent.root is not None:
         parent.root.detach(child)
     return 0
+
+
+cdef object raw_put(SchemaCore s, int i, object value)

@@ -1203,12 +1203,7 @@ cdef class SchemaCore(Ref):
 
     def _raw_set(self, int index, value):
         self._check_index(index)
-        _slot_put(self, self._info.offsets[index], value)
-        code = self._info.codes[index]
-        if value is not None and code == T_FLOAT32:
-            self.rec[index].bits = sch_f32_bits(PyFloat_AsDouble(value))
-        elif value is not None and _has_bits(code):
-            self.rec[index].bits = <uint32_t>PyLong_AsLongLong(value)
+        raw_put(self, index, value)
 
     def _raw_values(self):
         return [_value(self, i) for i in range(self._info.nfields)]
@@ -1244,6 +1239,20 @@ cdef class SchemaCore(Ref):
         cdef Field f
         values = {f.name: _value(self, f.index) for f in self._info.fields}
         return (_rebuild, (type(self), {k: v for k, v in values.items() if v is not None}))
+
+
+cdef object raw_put(SchemaCore s, int i, object value):
+    # The decoder's write of field i: no change is recorded. Returns the value
+    # it replaces. (The wire bytes kept for the field follow the value all the
+    # same, so that an Encoder never writes stale ones.)
+    cdef int code = s._info.codes[i]
+    cdef object prev = _value(s, i)
+    _slot_put(s, s._info.offsets[i], value)
+    if value is not None and code == T_FLOAT32:
+        s.rec[i].bits = sch_f32_bits(PyFloat_AsDouble(value))
+    elif value is not None and _has_bits(code):
+        s.rec[i].bits = <uint32_t>PyLong_AsLongLong(value)
+    return prev
 
 
 def _rebuild(cls, values):

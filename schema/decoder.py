@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
 from ._context import type_ids
 from ._encoder import Ref
-from ._reader import Reader
+from ._reader import Reader, apply_primitive_ops
 from ._encoder import SchemaCore
 from .callbacks import Callbacks
 from .errors import DecodeError
@@ -109,6 +109,10 @@ class Decoder(Generic[T]):
                     ref, refid = nxt, rid
                     continue
                 if isinstance(ref, SchemaCore):
+                    # most ops set primitive fields: applied in compiled code
+                    apply_primitive_ops(r, ref, refid, changes, Change)
+                    if r.pos >= r.end or r.data[r.pos] == _SWITCH:
+                        continue
                     if not self.strict and (r.data[r.pos] & 0x3F) >= type(ref).__schema_info__.nfields:
                         log.warning("%s has no field #%d (at byte %d); skipping the rest of its block",
                                     type(ref).__name__, r.data[r.pos] & 0x3F, r.pos)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from schema import (
     ArraySchema, DecodeError, Decoder, Encoder, MapSchema, Reflection, Schema, SetSchema, number, string,
 )
-from schema.decoder import ADD, DELETE
+from schema.decoder import ADD, DELETE, Change
 
 
 class Leaf(Schema):
@@ -146,3 +146,25 @@ def test_a_structure_can_move_between_slots_within_one_message() -> None:
     t.top = leaf
     dec.decode(enc.encode())
     assert root.to_json() == {"leaves": {}, "row": [], "tags": [], "top": {"v": 9, "label": ""}}
+
+
+def test_primitive_ops_are_reported_in_wire_order_with_previous_values() -> None:
+    # Ops on primitive fields take the decoder's compiled path; a DELETE in the
+    # middle of the block takes the general one. Both report the same way.
+    t = Tree()
+    t.top = Leaf(v=1, label="one")
+    enc = Encoder(t)
+    root = Reflection.decode(Reflection.encode(t))
+    dec = Decoder(root)
+    dec.decode(enc.encode_all())
+    enc.discard()
+    t.top.v = 2.5
+    del t.top.label
+    t.top.v = 3.5          # same op slot as before: one ADD with the last value
+    changes = dec.decode(enc.encode())
+    top = root.top
+    assert [(c.ref, c.op, c.key, c.value, c.previous_value) for c in changes] == [
+        (top, ADD, "v", 3.5, 1), (top, DELETE, "label", None, "one")]
+    assert isinstance(changes[0], Change) and changes[0]._asdict()["key"] == "v"
+    ref, ref_id, op, key, value, previous = changes[0]
+    assert (ref, ref_id, op, key, value, previous) == (top, dec.ref_id(top), ADD, "v", 3.5, 1)

@@ -1,0 +1,212 @@
+"""Reading the @colyseus/schema wire format: the primitive encodings, and the
+decoder's most frequent step (a run of primitive field ops in a Schema block).
+
+Every read is bounds-checked and raises ``DecodeError`` with the offset.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING
+from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
+from cpython.object cimport PyTypeObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_SET_ITEM
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from ._encoder cimport (
+    Field, SchemaCore, SchemaInfo, T_BIGINT64, T_BIGUINT64, T_BOOLEAN, T_FLOAT32, T_FLOAT64,
+    T_INT8, T_INT16, T_INT32, T_INT64, T_LAST_PRIMITIVE, T_NUMBER, T_STRING, T_UINT8, T_UINT16,
+    T_UINT32, T_UINT64, raw_put,
+)
+
+from .errors import DecodeError
+
+__all__ = ["Reader", "apply_primitive_ops"]
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+    object PyType_GenericAlloc(PyTypeObject* t, Py_ssize_t n)
+
+# The wire is little-endian; fixed-width values are copied out with memcpy,
+# which needs a little-endian host (x86-64, arm64).
+import sys
+if sys.byteorder != "little":
+    raise ImportError("schema's decoder needs a little-endian machine")
+
+
+cdef class Reader:
+    """A cursor over one message."""
+
+    cdef readonly bytes data            # (readonly: `d` points into it)
+    cdef public Py_ssize_t pos
+    cdef public Py_ssize_t end
+    cdef const unsigned char* d
+
+    def __init__(self, bytes data not None, Py_ssize_t pos=0):
+        self.data = data
+        self.d = <const unsigned char*>PyBytes_AS_STRING(data)
+        self.pos = pos
+        self.end = len(data)
+
+    cdef Py_ssize_t _take(self, Py_ssize_t size) except -1:
+        # the start of the next `size` bytes, which are then consumed
+        cdef Py_ssize_t pos = self.pos
+        if size > self.end - pos:
+            raise DecodeError(f"unexpected end of data (needed {size} bytes)", pos)
+        self.pos = pos + size
+        return pos
+
+    cpdef int byte(self) except -1:
+        cdef Py_ssize_t pos = self.pos
+        if pos >= self.end:
+            raise DecodeError("unexpected end of data", pos)
+        self.pos = pos + 1
+        return self.d[pos]
+
+    def peek(self):
+        return self.d[self.pos] if self.pos < self.end else -1
+
+    cpdef object number(self):
+        """A value of the ``number`` type (msgpack's integer and float forms)."""
+        cdef Py_ssize_t at = self.pos
+        cdef int p = self.byte()
+        if p < 0x80:
+            return p
+        if p >= 0xE0:
+            return p - 0x100
+        if 0xCA <= p <= 0xD3:
+            return self._fixed(_NUMBER_FORMS[p - 0xCA])
+        raise DecodeError(f"invalid number prefix 0x{p:02x}", at)
+
+    def index(self, what="index"):
+        """A number used as a refId, index or type id: a non-negative integer."""
+        cdef Py_ssize_t at = self.pos
+        value = self.number()
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise DecodeError(f"{what} {value!r} is not an integer", at)
+            value = int(value)
+        if value < 0:
+            raise DecodeError(f"{what} {value} is negative", at)
+        return value
+
+    cpdef str string(self):
+        cdef Py_ssize_t at = self.pos
+        cdef int p = self.byte()
+        cdef Py_ssize_t n, start
+        if 0xA0 <= p <= 0xBF:
+            n = p & 0x1F
+        elif p == 0xD9:
+            n = self.d[self._take(1)]
+        elif p == 0xDA:
+            n = <uint16_t>_le(self.d + self._take(2), 2)
+        elif p == 0xDB:
+            n = <uint32_t>_le(self.d + self._take(4), 4)
+        else:
+            raise DecodeError(f"invalid string prefix 0x{p:02x}", at)
+        start = self._take(n)
+        try:
+            return PyUnicode_DecodeUTF8(<const char*>self.d + start, n, NULL)
+        except UnicodeDecodeError:
+            raise DecodeError("invalid UTF-8 in string", start) from None
+
+    cpdef object primitive(self, int code):
+        """A value of the primitive type ``code`` (the compiled core's numbering)."""
+        if code == T_STRING:
+            return self.string()
+        if code == T_NUMBER:
+            return self.number()
+        if code == T_BOOLEAN:
+            return self.byte() > 0
+        return self._fixed(code)
+
+    cdef object _fixed(self, int code):
+        # a fixed-width value: int8 .. uint64, float32, float64, bigint64, biguint64
+        if code == T_FLOAT32:
+            return _float(self.d + self._take(4), 4)
+        if code == T_FLOAT64:
+            return _float(self.d + self._take(8), 8)
+        if code == T_INT8:
+            return <int8_t>self.d[self._take(1)]
+        if code == T_UINT8:
+            return self.d[self._take(1)]
+        if code == T_INT16:
+            return <int16_t><uint16_t>_le(self.d + self._take(2), 2)
+        if code == T_UINT16:
+            return <uint16_t>_le(self.d + self._take(2), 2)
+        if code == T_INT32:
+            return <int32_t><uint32_t>_le(self.d + self._take(4), 4)
+        if code == T_UINT32:
+            return <uint32_t>_le(self.d + self._take(4), 4)
+        if code == T_INT64 or code == T_BIGINT64:
+            return PyLong_FromLongLong(<int64_t>_le(self.d + self._take(8), 8))
+        if code == T_UINT64 or code == T_BIGUINT64:
+            return PyLong_FromUnsignedLongLong(_le(self.d + self._take(8), 8))
+        raise ValueError(f"{code} is not a primitive type code")
+
+
+# the fixed-width form of each msgpack number prefix 0xca .. 0xd3
+cdef int _NUMBER_FORMS[10]
+_NUMBER_FORMS[:] = [T_FLOAT32, T_FLOAT64, T_UINT8, T_UINT16, T_UINT32, T_UINT64,
+                    T_INT8, T_INT16, T_INT32, T_INT64]
+
+
+cdef inline uint64_t _le(const unsigned char* p, size_t n) noexcept:
+    # an n-byte little-endian unsigned integer (n <= 8)
+    cdef uint64_t v = 0
+    memcpy(&v, p, n)
+    return v
+
+
+cdef inline double _float(const unsigned char* p, size_t n) noexcept:
+    # an IEEE-754 float32 (n = 4) or float64 (n = 8)
+    cdef uint64_t bits = _le(p, n)
+    cdef float f
+    cdef double d
+    if n == 4:
+        memcpy(&f, &bits, 4)
+        return f
+    memcpy(&d, &bits, 8)
+    return d
+
+
+def apply_primitive_ops(Reader r, SchemaCore ref, object refid, list changes, type change):
+    """Apply the ops at ``r.pos`` that set a primitive field of ``ref`` (ADD,
+    REPLACE or DELETE_AND_ADD), recording a ``change`` for each value that is not
+    the previous object; stop at the first byte that is anything else (a
+    SWITCH_TO_STRUCTURE, a DELETE, a structure field, an unknown field), which
+    the decoder's general path then reads. Most of a patch is such ops."""
+    cdef SchemaInfo info = ref._info
+    cdef int b, op, index, code
+    cdef object value, prev
+    while r.pos < r.end:
+        b = r.d[r.pos]
+        op = b & 0xC0
+        index = b & 0x3F
+        if b == 0xFF or op == 0x40 or index >= info.nfields:
+            return
+        code = info.codes[index]
+        if code > T_LAST_PRIMITIVE:
+            return
+        r.pos += 1
+        value = r.primitive(code)
+        prev = raw_put(ref, index, value)
+        if value is not prev:
+            changes.append(_change(change, ref, refid, op, (<Field>info.fields[index]).name, value, prev))
+
+
+cdef object _change(type cls, object ref, object refid, int op, object key, object value, object prev):
+    # cls(ref, refid, op, key, value, prev) for a tuple subclass (a NamedTuple),
+    # without the Python-level __new__ it gets
+    cdef object t = PyType_GenericAlloc(<PyTypeObject*>cls, 6)
+    _set(t, 0, ref)
+    _set(t, 1, refid)
+    _set(t, 2, op)
+    _set(t, 3, key)
+    _set(t, 4, value)
+    _set(t, 5, prev)
+    return t
+
+
+cdef inline void _set(object t, Py_ssize_t i, object item) noexcept:
+    Py_INCREF(item)
+    PyTuple_SET_ITEM(t, i, item)
