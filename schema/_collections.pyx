@@ -131,7 +131,6 @@ cdef class MapSchema(_Collection):
     cdef dict _key2idx        # key -> wire index (deleted keys too, until the patch is sent)
     cdef Py_ssize_t _counter
     cdef dict _changes        # key -> op, first-touch order (str keys: their hash is cached)
-    cdef list _deleted        # keys deleted in this patch
     cdef bint _clear
     cdef bint _rewrite
 
@@ -140,7 +139,6 @@ cdef class MapSchema(_Collection):
         self._items = {}
         self._key2idx = {}
         self._changes = {}
-        self._deleted = []
 
     def __init__(self, initial=None, /, **kwargs):
         if initial is not None:
@@ -191,7 +189,6 @@ cdef class MapSchema(_Collection):
             del self._key2idx[key]
         else:
             self._changes[key] = OP_DELETE
-            self._deleted.append(key)
         mark_changed(self)
         if isinstance(old, Ref):
             unlink(self, <Ref>old)
@@ -261,7 +258,6 @@ cdef class MapSchema(_Collection):
         self._key2idx.clear()
         self._counter = 0
         self._changes.clear()
-        self._deleted.clear()
         self._clear = True
         self._rewrite = False
         mark_changed(self)
@@ -331,11 +327,11 @@ cdef class MapSchema(_Collection):
         return 0
 
     cdef void discard_changes(self):
-        if self._deleted:
-            for key in self._deleted:
-                if key not in self._items:      # (unless added again since)
-                    self._key2idx.pop(key, None)
-            del self._deleted[:]
+        cdef int op
+        for key, op in self._changes.items():
+            # a key whose last op is DELETE was not added again: its index is free
+            if op == OP_DELETE:
+                self._key2idx.pop(key, None)
         if self._changes:
             self._changes.clear()
         self._clear = False
