@@ -4,6 +4,7 @@ decoder's most frequent step (a run of primitive field ops in a Schema block).
 Every read is bounds-checked and raises ``DecodeError`` with the offset.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.object cimport PyTypeObject
@@ -33,12 +34,13 @@ if sys.byteorder != "little":
     raise ImportError("schema's decoder needs a little-endian machine")
 
 
+@cython.auto_pickle(False)      # (it holds a pointer into `data`)
 cdef class Reader:
     """A cursor over one message."""
 
     cdef readonly bytes data            # (readonly: `d` points into it)
-    cdef public Py_ssize_t pos
-    cdef public Py_ssize_t end
+    cdef public Py_ssize_t pos           # (every read checks it against 0 and end)
+    cdef readonly Py_ssize_t end         # len(data)
     cdef const unsigned char* d
 
     def __init__(self, bytes data not None, Py_ssize_t pos=0):
@@ -50,20 +52,20 @@ cdef class Reader:
     cdef Py_ssize_t _take(self, Py_ssize_t size) except -1:
         # the start of the next `size` bytes, which are then consumed
         cdef Py_ssize_t pos = self.pos
-        if size > self.end - pos:
+        if pos < 0 or size > self.end - pos:
             raise DecodeError(f"unexpected end of data (needed {size} bytes)", pos)
         self.pos = pos + size
         return pos
 
     cpdef int byte(self) except -1:
         cdef Py_ssize_t pos = self.pos
-        if pos >= self.end:
+        if pos < 0 or pos >= self.end:
             raise DecodeError("unexpected end of data", pos)
         self.pos = pos + 1
         return self.d[pos]
 
     def peek(self):
-        return self.d[self.pos] if self.pos < self.end else -1
+        return self.d[self.pos] if 0 <= self.pos < self.end else -1
 
     cpdef object number(self):
         """A value of the ``number`` type (msgpack's integer and float forms)."""
@@ -178,7 +180,7 @@ def apply_primitive_ops(Reader r, SchemaCore ref, object refid, list changes, ty
     cdef SchemaInfo info = ref._info
     cdef int b, op, index, code
     cdef object value, prev
-    while r.pos < r.end:
+    while 0 <= r.pos < r.end:
         b = r.d[r.pos]
         op = b & 0xC0
         index = b & 0x3F

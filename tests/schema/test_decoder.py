@@ -168,3 +168,22 @@ def test_primitive_ops_are_reported_in_wire_order_with_previous_values() -> None
     assert isinstance(changes[0], Change) and changes[0]._asdict()["key"] == "v"
     ref, ref_id, op, key, value, previous = changes[0]
     assert (ref, ref_id, op, key, value, previous) == (top, dec.ref_id(top), ADD, "v", 3.5, 1)
+
+
+def test_the_reader_never_reads_outside_its_bytes() -> None:
+    import pickle
+
+    from schema._reader import Reader
+
+    r = Reader(b"\x01\x02")
+    for pos in (-1, 2, 10):
+        r.pos = pos
+        assert r.peek() == -1
+        with pytest.raises(DecodeError, match="unexpected end of data"):
+            r.byte()
+        with pytest.raises(DecodeError, match="needed 4 bytes"):
+            r.primitive(11)        # float32
+    with pytest.raises(AttributeError):
+        r.end = 100                # type: ignore[misc]
+    with pytest.raises(TypeError):
+        pickle.dumps(r)            # it holds a pointer into its bytes
