@@ -180,6 +180,8 @@ def apply_primitive_ops(Reader r, SchemaCore ref, object refid, list changes, ty
     cdef SchemaInfo info = ref._info
     cdef int b, op, index, code
     cdef object value, prev
+    if not issubclass(change, tuple):
+        raise TypeError("change must be a tuple subclass (the decoder's Change)")
     while 0 <= r.pos < r.end:
         b = r.d[r.pos]
         op = b & 0xC0

@@ -173,7 +173,7 @@ def test_primitive_ops_are_reported_in_wire_order_with_previous_values() -> None
 def test_the_reader_never_reads_outside_its_bytes() -> None:
     import pickle
 
-    from schema._reader import Reader
+    from schema._reader import Reader, apply_primitive_ops
 
     r = Reader(b"\x01\x02")
     for pos in (-1, 2, 10):
@@ -187,3 +187,5 @@ def test_the_reader_never_reads_outside_its_bytes() -> None:
         r.end = 100                # type: ignore[misc]
     with pytest.raises(TypeError):
         pickle.dumps(r)            # it holds a pointer into its bytes
+    with pytest.raises(TypeError, match="tuple subclass"):
+        apply_primitive_ops(Reader(b"\x80\x01"), Leaf(), 0, [], object)   # builds tuples in place
