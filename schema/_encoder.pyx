@@ -9,11 +9,12 @@ structure becomes reachable from the state, queues structures in the order they
 change, and walks that queue to write a patch (``encode``) or walks the attach
 order to write the full state (``encode_all``).
 
-Schema instances live here too (``SchemaCore`` and its ``Field`` descriptors),
-because their assignment path and their blocks are the hot paths: every
-declared field is a data descriptor on the class; assigning through it checks
-the value, compares it with the current one and records the wire op for that
-field index (first-touch order, with the 3.x merge rule). The collections are in
+Schema instances live here too (``SchemaCore``, with a ``Field`` and a
+``SchemaInfo`` describing each class), because their assignment path and their
+blocks are the hot paths: field values sit in the instance's slots, and every
+write goes through ``SchemaCore.__setattr__``, which checks the value, compares
+it with the current one and records the wire op for that field index
+(first-touch order, with the 3.x merge rule). The collections are in
 ``_collections``.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -33,7 +34,6 @@ from collections.abc import Mapping
 from .errors import EncodeError
 
 cdef extern from "Python.h":
-    int PyList_SetSlice(object l, Py_ssize_t low, Py_ssize_t high, PyObject* items) except -1
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
     bint PyFloat_CheckExact(object o)
     bint PyLong_CheckExact(object o)
@@ -766,8 +766,6 @@ cdef object _NOT_GIVEN = object()
 
 cdef extern from "Python.h":
     # borrowed-reference forms, for the encode loop
-    bint _float_exact "PyFloat_CheckExact"(PyObject* o)
-    double _float_value "PyFloat_AS_DOUBLE"(PyObject* o)
     PyObject* _list_item "PyList_GET_ITEM"(object l, Py_ssize_t i)
     void _list_set "PyList_SET_ITEM"(object l, Py_ssize_t i, PyObject* o)
 
@@ -861,6 +859,16 @@ cdef inline bint _has_bits(int code) noexcept:
     return code == T_FLOAT32 or T_INT8 <= code <= T_UINT32
 
 
+cdef inline int _keep_bits(SchemaCore s, int i, int code, object value) except -1:
+    # Keep the wire bytes of a _has_bits field's new value (any other: nothing).
+    if code == T_FLOAT32:
+        s.rec[i].bits = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
+                                     else PyFloat_AsDouble(value))
+    elif T_INT8 <= code <= T_UINT32:
+        s.rec[i].bits = <uint32_t>PyLong_AsLongLong(value)
+    return 0
+
+
 cdef inline void _put_bits(Buf* b, int code, uint32_t u) noexcept:
     # the little-endian bytes of a _has_bits field; the caller made room for 4
     cdef unsigned char* d = b.data + b.len
@@ -889,7 +897,6 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
     # The ops of one Schema instance (the block body), which are then forgotten.
     cdef int j, i, op, code, nxt
     cdef int n = s.norder
-    cdef PyObject* v
     cdef SchemaInfo info = s._info
     for j in range(n):
         i = s.rec[j].order
@@ -902,19 +909,25 @@ cdef inline int _schema_patch(SchemaCore s, Encoder enc, Buf* b) except -1:
         if op == OP_DELETE:
             continue
         code = info.codes[i]
-        if _has_bits(code):
-            _put_bits(b, code, s.rec[i].bits)     # room was made above
-            continue
-        v = _slot_get(s, info.offsets[i])
-        if code <= T_LAST_PRIMITIVE:
-            write_primitive(b, code, <object>v)
-        else:
-            nxt = 0
-            if j + 1 < n:
-                nxt = s.rec[j + 1].order
-                nxt = s.rec[nxt].op | nxt
-            enc.write_item(b, <FieldType>info.types[i], <object>v, op, nxt == 0xd5)
+        nxt = 0
+        if code > T_LAST_PRIMITIVE and j + 1 < n:
+            nxt = s.rec[j + 1].order
+            nxt = s.rec[nxt].op | nxt
+        _write_value(s, enc, b, info, i, code, op, nxt == 0xd5)
     s.norder = 0
+    return 0
+
+
+cdef inline int _write_value(SchemaCore s, Encoder enc, Buf* b, SchemaInfo info, int i, int code, int op,
+                             bint next_is_type_id) except -1:
+    # The value of field i (of type `code`) after its op byte, in a patch or a
+    # full state; the caller made room for 4 bytes.
+    if _has_bits(code):
+        _put_bits(b, code, s.rec[i].bits)
+    elif code <= T_LAST_PRIMITIVE:
+        write_primitive(b, code, <object>_slot_get(s, info.offsets[i]))
+    else:
+        enc.write_item(b, <FieldType>info.types[i], <object>_slot_get(s, info.offsets[i]), op, next_is_type_id)
     return 0
 
 
@@ -977,10 +990,6 @@ cdef class Field:
     def _set_type(self, FieldType t):
         self.type = t
         self.code = t.code
-
-    def initial_value(self):
-        """The value a new instance starts with (None when the field starts unset)."""
-        return self._initial()
 
     cdef object _initial(self):
         if self.default_factory is not None:
@@ -1086,10 +1095,7 @@ cdef class SchemaCore(Ref):
                 if old is not None and old == value:
                     return 0
             _slot_put(self, f.offset, value)
-            if code == T_FLOAT32:
-                # keep the wire bits: the patch walk then never touches the float object
-                self.rec[i].bits = sch_f32_bits(PyFloat_AS_DOUBLE(value) if PyFloat_CheckExact(value)
-                                            else PyFloat_AsDouble(value))
+            _keep_bits(self, i, code, value)   # the patch walk never touches the float object
             _record(self, i, OP_ADD)
             return 0
         value = f.type.check(value, f.where)
@@ -1097,8 +1103,7 @@ cdef class SchemaCore(Ref):
             if old is not None and old == value:
                 return 0
             _slot_put(self, f.offset, value)
-            if _has_bits(code):
-                self.rec[i].bits = <uint32_t>PyLong_AsLongLong(value)
+            _keep_bits(self, i, code, value)
             _record(self, i, OP_ADD)
             return 0
         if old is value:
@@ -1152,23 +1157,15 @@ cdef class SchemaCore(Ref):
         return _schema_patch(self, enc, b)
 
     cdef int write_full(self, Encoder enc, Buf* b) except -1:
-        cdef int j, i, code
-        cdef object value
+        cdef int j, i
         cdef SchemaInfo info = self._info
         for j in range(self.nfull):
             i = self.rec[j].full
-            buf_byte(b, <unsigned char>(OP_ADD | i))
-            code = info.codes[i]
-            if _has_bits(code):
-                if b.len + 4 > b.cap:
-                    buf_grow(b, 4)
-                _put_bits(b, code, self.rec[i].bits)
-                continue
-            value = <object>_slot_get(self, info.offsets[i])
-            if code <= T_LAST_PRIMITIVE:
-                write_primitive(b, code, value)
-            else:
-                enc.write_item(b, <FieldType>info.types[i], value, OP_ADD, False)
+            if b.len + 5 > b.cap:
+                buf_grow(b, 5)
+            b.data[b.len] = <unsigned char>(OP_ADD | i)
+            b.len += 1
+            _write_value(self, enc, b, info, i, info.codes[i], OP_ADD, False)
         return 0
 
     cdef void discard_changes(self):
@@ -1245,13 +1242,10 @@ cdef object raw_put(SchemaCore s, int i, object value):
     # The decoder's write of field i: no change is recorded. Returns the value
     # it replaces. (The wire bytes kept for the field follow the value all the
     # same, so that an Encoder never writes stale ones.)
-    cdef int code = s._info.codes[i]
     cdef object prev = _value(s, i)
     _slot_put(s, s._info.offsets[i], value)
-    if value is not None and code == T_FLOAT32:
-        s.rec[i].bits = sch_f32_bits(PyFloat_AsDouble(value))
-    elif value is not None and _has_bits(code):
-        s.rec[i].bits = <uint32_t>PyLong_AsLongLong(value)
+    if value is not None:
+        _keep_bits(s, i, s._info.codes[i], value)
     return prev
 
 
