@@ -13,8 +13,7 @@ import typing
 import weakref
 from typing import Any, ClassVar, dataclass_transform
 
-from ._encoder import FieldType, Ref
-from ._encoder import MAX_FIELDS, Field, SchemaCore, SchemaInfo
+from ._encoder import MAX_FIELDS, Field, FieldType, Ref, SchemaCore, SchemaInfo
 from .errors import SchemaError
 from .types import field_type
 

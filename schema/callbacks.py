@@ -22,8 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._collections import ArraySchema, MapSchema
-from ._encoder import Ref
-from ._encoder import SchemaCore
+from ._encoder import Ref, SchemaCore
 
 if TYPE_CHECKING:
     from .decoder import Change, Decoder

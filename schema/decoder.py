@@ -16,9 +16,8 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
 from ._context import type_ids
-from ._encoder import Ref
+from ._encoder import Ref, SchemaCore
 from ._reader import Reader, apply_primitive_ops
-from ._encoder import SchemaCore
 from .callbacks import Callbacks
 from .errors import DecodeError
 
