@@ -36,9 +36,8 @@ if __package__ in (None, ""):
 
 from bench.schema_workload import SchemaWorkload  # noqa: E402
 from bench.workload import SlotsWorkload, Workload, check_test_vectors  # noqa: E402
-from schema import Decoder, Encoder, Reflection  # noqa: E402
-from schema._encoder import _encode_value  # noqa: E402
-from schema._reader import Reader  # noqa: E402
+from pyseus.schema import Decoder, Encoder, Reflection  # noqa: E402
+from pyseus.schema.wire import Reader, TypeCode, encode_primitive  # noqa: E402
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 
@@ -95,7 +94,7 @@ def run_python(impl: str, n: int, k: float, runs: int, run_ms: float) -> dict[st
             return
         server = work.state.to_json()
         mirror = client.to_json()
-        f32 = lambda v: Reader(_encode_value("float32", v)).primitive(11)   # noqa: E731
+        f32 = lambda v: Reader(encode_primitive("float32", v)).primitive(TypeCode.FLOAT32)   # noqa: E731
         for p in server["players"].values():
             for name in ("x", "y", "angle"):
                 p[name] = f32(p[name])

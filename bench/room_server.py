@@ -23,7 +23,8 @@ if __package__ in (None, ""):
 
 from bench.schema_workload import Player, SchemaWorkload, State  # noqa: E402
 from bench.workload import player_fields  # noqa: E402
-from server import Client, Room, Server, event_loop_factory  # noqa: E402
+from pyseus.loop import event_loop_factory  # noqa: E402
+from pyseus.server import Client, Room, Server  # noqa: E402
 
 ROOM_SIZE = int(os.environ.get("ROOM_SIZE", 10))
 ROOM_N = int(os.environ.get("ROOM_N", 100))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.workload import Workload
-from schema import MapSchema, Schema, field, float32, string, uint8, uint32
+from pyseus.schema import MapSchema, Schema, field, float32, string, uint8, uint32
 
 
 class Player(Schema):

@@ -9,7 +9,7 @@ asyncio loop; ``python-uvloop``: the same on uvloop; ``node``:
 bench/node/room_server.mjs on @colyseus/core 0.16.26): room "game", rooms of
 10 clients, a state holding the standard workload (N NPC players, K % moved per
 tick) plus one player per client, simulation and patches at HZ. The same load
-generator, ``python -m client.loadtest`` in another process, joins C clients
+generator, ``python -m pyseus.client.loadtest`` in another process, joins C clients
 (optionally sending ``input`` messages at a rate), warms up, then measures.
 
 Reported per run: the server's CPU (utime + stime from /proc over the measured
@@ -80,7 +80,7 @@ def run_one(impl: str, clients: int, args: argparse.Namespace) -> dict[str, Any]
     try:
         ramp = clients / 100
         warmup = ramp + args.warmup
-        cmd = [sys.executable, "-m", "client.loadtest", "--endpoint", f"http://127.0.0.1:{port}", "--room", "game",
+        cmd = [sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", f"http://127.0.0.1:{port}", "--room", "game",
                "--clients", str(clients), "--ramp", str(ramp), "--warmup", str(warmup),
                "--duration", str(warmup + args.measure), "--json", "--quiet"]
         if args.send_rate:

@@ -9,12 +9,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
+from pyseus.protocol import ProtocolError, SeatReservation
+
 from .errors import MatchMakeError
 from .room import Room
 
 __all__ = ["Client"]
 
-log = logging.getLogger("client")
+log = logging.getLogger("pyseus.client")
 
 _SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
@@ -80,9 +82,9 @@ class Client:
         room_id, sep, token = reconnection_token.partition(":")
         if not sep or not room_id or not token:
             raise ValueError('a reconnection token looks like "<roomId>:<token>"')
-        reservation = await self._request("reconnect", room_id, {"reconnectionToken": token})
-        reservation["reconnectionToken"] = token
-        return await self.consume_seat_reservation(reservation, state_cls=state_cls)
+        answer = await self._request("reconnect", room_id, {"reconnectionToken": token})
+        answer["reconnectionToken"] = token
+        return await self.consume_seat_reservation(answer, state_cls=state_cls)
 
     async def get_available_rooms(self, name: str = "") -> list[dict[str, Any]]:
         """The listings of the public, unlocked rooms of this type (``GET /matchmake/<name>``)."""
@@ -92,17 +94,15 @@ class Client:
             raise MatchMakeError(0, f"unexpected answer from {url}: {data!r:.200}")
         return data
 
-    async def consume_seat_reservation(self, reservation: dict[str, Any], *,
+    async def consume_seat_reservation(self, reservation: dict[str, Any] | SeatReservation, *,
                                        state_cls: type[Any] | None = None) -> Room[Any]:
         """Open the WebSocket of a seat reservation (a matchmaking answer) and join."""
         try:
-            info = reservation["room"]
-            room: Room[Any] = Room(str(info["name"]), str(info["roomId"]), str(reservation["sessionId"]),
-                                   state_cls=state_cls)
-            url = self._ws_url(info, reservation)
-        except (KeyError, TypeError) as e:
-            raise MatchMakeError(0, f"malformed seat reservation: {e!r}") from None
-        await room._connect(self._http(), url, self._socket_headers(), self.timeout)
+            seat = reservation if isinstance(reservation, SeatReservation) else SeatReservation.from_json(reservation)
+        except ProtocolError as e:
+            raise MatchMakeError(0, str(e)) from None
+        room: Room[Any] = Room(seat.name, seat.room_id, seat.session_id, state_cls=state_cls)
+        await room._connect(self._http(), self._ws_url(seat), self._socket_headers(), self.timeout)
         self._rooms.add(room)
         room.on_leave(lambda code: self._rooms.discard(room))
         return room
@@ -167,16 +167,15 @@ class Client:
     def _socket_headers(self) -> dict[str, str]:
         return dict(self.headers)
 
-    def _ws_url(self, info: dict[str, Any], reservation: dict[str, Any]) -> str:
-        public = info.get("publicAddress")
-        base = f"{self._ws_scheme}://{public}" if public else self._ws_base
+    def _ws_url(self, seat: SeatReservation) -> str:
+        base = f"{self._ws_scheme}://{seat.public_address}" if seat.public_address else self._ws_base
         params = [self._query] if self._query else []
-        params.append(f"sessionId={quote(str(reservation['sessionId']), safe='')}")
-        if reservation.get("reconnectionToken"):
-            params.append(f"reconnectionToken={quote(str(reservation['reconnectionToken']), safe='')}")
+        params.append(f"sessionId={quote(seat.session_id, safe='')}")
+        if seat.reconnection_token:
+            params.append(f"reconnectionToken={quote(seat.reconnection_token, safe='')}")
         if self.auth_token:
             params.append(f"_authToken={quote(self.auth_token, safe='')}")
-        return f"{base}/{info['processId']}/{info['roomId']}?{'&'.join(params)}"
+        return f"{base}/{seat.process_id}/{seat.room_id}?{'&'.join(params)}"
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

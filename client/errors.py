@@ -1,4 +1,4 @@
-"""Exceptions of the client package.
+"""Exceptions of the client package (see ``pyseus.errors`` for the whole tree).
 
 ``ClientError`` is the base. ``MatchMakeError(code, message)`` is what a server
 refusal raises: a matchmaking error answered over HTTP, or a join refused on
@@ -8,10 +8,12 @@ Network failures raise the built-in ``ConnectionError`` (or ``TimeoutError``).
 """
 from __future__ import annotations
 
+from pyseus.errors import PyseusError
+
 __all__ = ["ClientError", "MatchMakeError", "RoomLeftError"]
 
 
-class ClientError(Exception):
+class ClientError(PyseusError):
     """Base class of the errors this package raises."""
 
 

@@ -1,10 +1,13 @@
 """Load test: many clients in one room type, with a live progress line and a summary.
 
-    python -m client.loadtest --endpoint http://127.0.0.1:2567 --room my_room --clients 500 \\
-        [--options JSON] [--duration 60] [--send-rate N] [--message-type move] [--message JSON] \\
+    python -m pyseus.client.loadtest --endpoint http://127.0.0.1:2567 --room my_room --clients 500 \\
+        [--method join_or_create|create|join|join_by_id] [--options JSON] [--auth-token TOKEN] \\
+        [--duration 60] [--send-rate N] [--message-type move] [--message JSON] \\
         [--ramp SECONDS] [--warmup SECONDS] [--loop auto|asyncio|uvloop] [--json] [--quiet]
 
-Clients join over ``--ramp`` seconds (default: 100 per second), each optionally
+Clients join with ``--method`` (``--room`` is the room id for ``join_by_id``),
+sending ``--options`` and, with ``--auth-token``, the token the server's
+``on_auth`` sees. They join over ``--ramp`` seconds (default: 100 per second), each optionally
 sending ``--send-rate`` messages per second, until ``--duration`` seconds after
 the start; then they leave and the summary is printed (``--json``: as one JSON
 object). Rates, patch intervals and CPU are measured from ``--warmup`` seconds
@@ -29,13 +32,15 @@ from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
-from server import event_loop_factory
+from pyseus.loop import LOOPS, event_loop_factory
 
 from .client import Client
 from .errors import MatchMakeError
 from .room import Room
 
-__all__ = ["LoadTest", "main"]
+__all__ = ["LoadTest", "main", "JOIN_METHODS"]
+
+JOIN_METHODS = ("join_or_create", "create", "join", "join_by_id")
 
 
 def _rss_bytes() -> int:
@@ -68,8 +73,12 @@ class LoadTest:
     ramp: float | None = None
     warmup: float = 0.0
     progress: bool = True
+    method: str = "join_or_create"
+    auth_token: str | None = None
 
     def __post_init__(self) -> None:
+        if self.method not in JOIN_METHODS:
+            raise ValueError(f"method must be one of {', '.join(JOIN_METHODS)}, not {self.method!r}")
         self.rooms: list[Room[Any]] = []
         self.failures: collections.Counter[str] = collections.Counter()
         self.closed: collections.Counter[int] = collections.Counter()
@@ -79,7 +88,7 @@ class LoadTest:
 
     async def run(self) -> dict[str, Any]:
         ramp = self.ramp if self.ramp is not None else self.clients / 100
-        client = Client(self.endpoint, timeout=max(10.0, self.duration))
+        client = Client(self.endpoint, timeout=max(10.0, self.duration), auth_token=self.auth_token)
         start = measure_start = time.monotonic()
         cpu_start = time.process_time()
         base = self._totals()
@@ -137,7 +146,7 @@ class LoadTest:
 
     async def _one_client(self, client: Client, deadline: float) -> None:
         try:
-            room = await client.join_or_create(self.room, dict(self.options))
+            room = await getattr(client, self.method)(self.room, dict(self.options))
         except MatchMakeError as e:
             self.failures[f"MatchMakeError {e.code}: {e.message}"] += 1
             return
@@ -222,18 +231,20 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m client.loadtest", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pyseus.client.loadtest", description=__doc__.split("\n")[0])
     parser.add_argument("--endpoint", default="http://127.0.0.1:2567")
-    parser.add_argument("--room", required=True, help="room name to join_or_create")
+    parser.add_argument("--room", required=True, help="room name (the room id for --method join_by_id)")
+    parser.add_argument("--method", choices=JOIN_METHODS, default="join_or_create", help="how clients join")
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--options", type=json.loads, default={}, help="join options (JSON object)")
+    parser.add_argument("--auth-token", default=None, help="sent as the Bearer token and _authToken")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds, from the start")
     parser.add_argument("--send-rate", type=float, default=0.0, help="messages per second per client")
     parser.add_argument("--message-type", default="move")
     parser.add_argument("--message", type=json.loads, default=None, help="message payload (JSON)")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which clients join")
     parser.add_argument("--warmup", type=float, default=0.0, help="seconds before the measurements start")
-    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="event loop (auto: uvloop when it is installed)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -244,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--clients, --duration and --send-rate must be positive")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     test = LoadTest(args.endpoint, args.room, args.clients, args.options, args.duration, args.send_rate,
-                    args.message_type, args.message, args.ramp, args.warmup, not args.quiet)
+                    args.message_type, args.message, args.ramp, args.warmup, not args.quiet, args.method,
+                    args.auth_token)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory(args.loop)) as runner:
             summary = runner.run(test.run())

@@ -8,7 +8,6 @@ any callback is logged without disturbing the connection.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,20 +15,18 @@ from typing import Any, Generic, TypeVar
 
 import aiohttp
 
-from schema import Callbacks, Decoder, DecodeError, Reflection, Schema
-from server import protocol
-from server.protocol import MessageType
+from pyseus import protocol
+from pyseus._callbacks import Tasks, fire, remover
+from pyseus.protocol import CloseCode, MessageType
+from pyseus.schema import Callbacks, Decoder, DecodeError, Reflection, Schema
 
 from .errors import MatchMakeError, RoomLeftError
 
 __all__ = ["Room", "RoomStats"]
 
-log = logging.getLogger("client.room")
+log = logging.getLogger("pyseus.client.room")
 
 S = TypeVar("S", bound=Schema)
-
-_NO_STATUS = 1005
-_ABNORMAL = 1006
 
 
 @dataclass
@@ -45,13 +42,6 @@ class RoomStats:
 def _key(type: MessageType) -> str:
     # Handlers are keyed like colyseus.js keys them: 5 and "5" are different types.
     return type if isinstance(type, str) else f"#{type}"
-
-
-def _remover(table: list[Any], entry: Any) -> Callable[[], None]:
-    def remove() -> None:
-        if entry in table:
-            table.remove(entry)
-    return remove
 
 
 class Room(Generic[S]):
@@ -83,7 +73,7 @@ class Room(Generic[S]):
         self._leave_handlers: list[Callable[..., Any]] = []
         self._state_waiters: list[asyncio.Future[Any]] = []
         self._message_waiters: list[tuple[str, asyncio.Future[Any]]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(self._callback_failed)
 
     def __repr__(self) -> str:
         return f"<Room {self.name} {self.room_id} session={self.session_id}>"
@@ -114,24 +104,24 @@ class Room(Generic[S]):
     def on_state_change(self, callback: Callable[[S], Any]) -> Callable[[], None]:
         """``callback(state)`` after the full state and after every patch."""
         self._state_handlers.append(callback)
-        return _remover(self._state_handlers, callback)
+        return remover(self._state_handlers, callback)
 
     def on_message(self, type: MessageType, callback: Callable[..., Any]) -> Callable[[], None]:
         """``callback(message)`` for messages of ``type``; ``"*"``: ``callback(type, message)``
         for every type without its own handler. Raw-byte messages arrive as ``bytes``."""
         handlers = self._message_handlers.setdefault(_key(type), [])
         handlers.append(callback)
-        return _remover(handlers, callback)
+        return remover(handlers, callback)
 
     def on_error(self, callback: Callable[[int, str], Any]) -> Callable[[], None]:
         """``callback(code, message)`` for ERROR frames after the join."""
         self._error_handlers.append(callback)
-        return _remover(self._error_handlers, callback)
+        return remover(self._error_handlers, callback)
 
     def on_leave(self, callback: Callable[[int], Any]) -> Callable[[], None]:
         """``callback(code)`` when the connection closes (4000: a consented leave)."""
         self._leave_handlers.append(callback)
-        return _remover(self._leave_handlers, callback)
+        return remover(self._leave_handlers, callback)
 
     def send(self, type: MessageType, message: Any = None) -> None:
         """Queue a message (MessagePack; ``None`` sends no payload)."""
@@ -158,7 +148,7 @@ class Room(Generic[S]):
             except TimeoutError:
                 log.warning("room %s: no close after LEAVE_ROOM in %ss; closing", self.room_id, timeout)
         if self._ws is not None:
-            await self._ws.close(code=1000)
+            await self._ws.close(code=CloseCode.NORMAL_CLOSURE)
         async with asyncio.timeout(timeout):
             return await asyncio.shield(self._closed)
 
@@ -188,8 +178,8 @@ class Room(Generic[S]):
             raise MatchMakeError(e.status, e.message) from None
         except (aiohttp.ClientError, OSError) as e:
             raise ConnectionError(f"cannot open {url}: {e}") from e
-        self._spawn(self._read(self._ws))
-        self._spawn(self._write(self._ws))
+        self._tasks.spawn(self._read(self._ws), "reading")
+        self._tasks.spawn(self._write(self._ws), "writing")
         try:
             async with asyncio.timeout(timeout):
                 await self._joined      # awaited directly: the caller resumes before the next frame
@@ -221,7 +211,7 @@ class Room(Generic[S]):
             if code is None:
                 code = ws.close_code
             if not code:        # None: the connection dropped; 0: a close frame without a status
-                code = _ABNORMAL if code is None else _NO_STATUS
+                code = CloseCode.ABNORMAL_CLOSURE if code is None else CloseCode.NO_STATUS
             self._on_close(int(code), reason)
             if not ws.closed:
                 await ws.close()
@@ -360,21 +350,7 @@ class Room(Generic[S]):
                 table.remove(entry)
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
-        try:
-            result = callback(*args)
-        except Exception:
-            log.exception("room %s: callback %r failed", self.room_id, callback)
-            return
-        if inspect.isawaitable(result):
-            self._spawn(result)
+        fire(callback, *args, tasks=self._tasks, what=f"callback {callback!r}")
 
-    def _spawn(self, awaitable: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(awaitable)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("room %s: callback failed", self.room_id, exc_info=task.exception())
+    def _callback_failed(self, e: BaseException, what: str) -> None:
+        log.error("room %s: %s failed", self.room_id, what, exc_info=(type(e), e, e.__traceback__))

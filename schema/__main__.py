@@ -1,9 +1,9 @@
-"""``python -m schema``: a short demo of tracking, encoding and decoding a state."""
+"""``python -m pyseus.schema``: a short demo of tracking, encoding and decoding a state."""
 from __future__ import annotations
 
 from typing import Any
 
-from schema import Decoder, Encoder, MapSchema, Reflection, Schema, field, float32, string, uint8
+from pyseus.schema import Decoder, Encoder, MapSchema, Reflection, Schema, field, float32, string, uint8
 
 
 class Player(Schema):

@@ -2,7 +2,8 @@
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
-from ._encoder import FieldType, Ref
+from ._tracking import Ref
+from ._fieldtype import FieldType
 
 V = TypeVar("V")
 

@@ -24,12 +24,17 @@ from collections.abc import Iterable, Mapping, MutableMapping, MutableSequence, 
 
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 
-from ._encoder cimport (
-    Buf, Encoder, FieldType, Ref, OP_ADD, OP_CLEAR, OP_DELETE, OP_DELETE_AND_ADD, OP_REPLACE,
-    OP_REVERSE, T_ARRAY, T_COLLECTION, T_MAP, T_REF, T_SET, buf_byte, check_linkable, link,
-    mark_changed, unlink, write_string, write_uint,
+from ._buffer cimport Buf, buf_byte, write_string, write_uint
+from ._tracking cimport Ref, Tracker, check_linkable, link, mark_changed, unlink
+from ._fieldtype cimport FieldType
+from ._spec cimport (
+    ADD as OP_ADD, CLEAR as OP_CLEAR, DELETE as OP_DELETE, DELETE_AND_ADD as OP_DELETE_AND_ADD,
+    REPLACE as OP_REPLACE, REVERSE as OP_REVERSE, ARRAY as T_ARRAY, COLLECTION as T_COLLECTION,
+    MAP as T_MAP, SET as T_SET,
 )
-from ._encoder import _register_collection_class
+
+from ._fieldtype import collection_label, register_collection_class
+from .types import item_type
 
 cdef object _MISSING = object()
 
@@ -53,7 +58,6 @@ class _TypedAlias(_pytypes.GenericAlias):
     """``MapSchema[Player]``: usable in annotations and callable to make a typed instance."""
 
     def __call__(self, *args, **kwargs):
-        from .types import item_type
         return self.__origin__._typed(item_type(self.__args__[0]), *args, **kwargs)
 
 
@@ -84,6 +88,30 @@ cdef class _Collection(Ref):
             raise TypeError(f"{type(self).__name__} items cannot be None")
         return value
 
+    @classmethod
+    def _coerce(cls, FieldType ftype, value, where):
+        # What a field of type `ftype` (a collection of this kind) stores for
+        # `value`: the collection itself, or a typed copy of a plain container.
+        cdef _Collection c
+        if isinstance(value, cls):
+            c = <_Collection>value
+            if c.child is None:
+                c._adopt_type(ftype.child)
+            elif c.child is not ftype.child:
+                raise TypeError(f"{where}: expected {ftype!r}, got {collection_label(c.kind, c.child)}")
+            return value
+        if isinstance(value, _PLAIN_SOURCES[ftype.code]):
+            return cls._typed(ftype.child, value)
+        raise TypeError(f"{where}: expected {ftype!r}, got {type(value).__name__}")
+
+    cdef int write_changes(self, Tracker enc, Buf* b) except -1:
+        self._write_ops(enc, b)
+        self.discard_changes()
+        return 0
+
+    cdef int _write_ops(self, Tracker enc, Buf* b) except -1:
+        return 0
+
     def _adopt_type(self, FieldType child):
         # An untyped collection assigned to a typed field takes the field's type.
         for value in self._values_list():
@@ -110,6 +138,11 @@ cdef class _Collection(Ref):
         return ""
 
     __hash__ = None
+
+
+# the plain containers a field of each kind converts
+_PLAIN_SOURCES = {T_MAP: (Mapping,), T_ARRAY: (list, tuple), T_COLLECTION: (list, tuple),
+                  T_SET: (set, frozenset, list, tuple)}
 
 
 cdef inline bint _same_item(object a, object b):
@@ -301,7 +334,7 @@ cdef class MapSchema(_Collection):
     cdef bint has_content(self):
         return len(self._items) > 0
 
-    cdef int write_changes(self, Encoder enc, Buf* b) except -1:
+    cdef int _write_ops(self, Tracker enc, Buf* b) except -1:
         cdef int op
         if self._rewrite:
             buf_byte(b, OP_CLEAR)
@@ -318,7 +351,7 @@ cdef class MapSchema(_Collection):
             enc.write_item(b, self.child, self._items[key], op, False)
         return 0
 
-    cdef int write_full(self, Encoder enc, Buf* b) except -1:
+    cdef int write_full(self, Tracker enc, Buf* b) except -1:
         for key, value in self._items.items():
             buf_byte(b, OP_ADD)
             write_uint(b, self._key2idx[key])
@@ -657,7 +690,7 @@ cdef class ArraySchema(_Collection):
     cdef bint has_content(self):
         return PyList_GET_SIZE(self._items) > 0
 
-    cdef int write_changes(self, Encoder enc, Buf* b) except -1:
+    cdef int _write_ops(self, Tracker enc, Buf* b) except -1:
         cdef Py_ssize_t k, p, j, n = PyList_GET_SIZE(self._items)
         cdef int op
         cdef FieldType child = self.child
@@ -697,7 +730,7 @@ cdef class ArraySchema(_Collection):
             enc.write_item(b, child, <object>PyList_GET_ITEM(self._items, self._nkept + j), OP_ADD, False)
         return 0
 
-    cdef int write_full(self, Encoder enc, Buf* b) except -1:
+    cdef int write_full(self, Tracker enc, Buf* b) except -1:
         cdef Py_ssize_t k, n = PyList_GET_SIZE(self._items)
         for k in range(n):
             buf_byte(b, OP_ADD)
@@ -850,7 +883,7 @@ cdef class _Indexed(_Collection):
     cdef bint has_content(self):
         return len(self._items) > 0
 
-    cdef int write_changes(self, Encoder enc, Buf* b) except -1:
+    cdef int _write_ops(self, Tracker enc, Buf* b) except -1:
         cdef int op
         if self._rewrite:
             buf_byte(b, OP_CLEAR)
@@ -864,7 +897,7 @@ cdef class _Indexed(_Collection):
                 enc.write_item(b, self.child, self._items[idx], op, False)
         return 0
 
-    cdef int write_full(self, Encoder enc, Buf* b) except -1:
+    cdef int write_full(self, Tracker enc, Buf* b) except -1:
         for idx, value in self._items.items():
             buf_byte(b, OP_ADD)
             write_uint(b, idx)
@@ -1097,7 +1130,7 @@ MutableMapping.register(MapSchema)
 MutableSequence.register(ArraySchema)
 MutableSet.register(SetSchema)
 
-_register_collection_class(T_MAP, MapSchema)
-_register_collection_class(T_ARRAY, ArraySchema)
-_register_collection_class(T_SET, SetSchema)
-_register_collection_class(T_COLLECTION, CollectionSchema)
+register_collection_class(T_MAP, MapSchema)
+register_collection_class(T_ARRAY, ArraySchema)
+register_collection_class(T_SET, SetSchema)
+register_collection_class(T_COLLECTION, CollectionSchema)

@@ -13,7 +13,9 @@ import typing
 import weakref
 from typing import Any, ClassVar, dataclass_transform
 
-from ._encoder import MAX_FIELDS, Field, FieldType, Ref, SchemaCore, SchemaInfo
+from ._tracking import Ref
+from ._fieldtype import FieldType
+from ._schema_core import MAX_FIELDS, Field, SchemaCore, SchemaInfo
 from .errors import SchemaError
 from .types import field_type
 

@@ -1,6 +1,6 @@
 from typing import Any
 
-from ._encoder import SchemaCore
+from ._schema_core import SchemaCore
 
 class Reader:
     """A cursor over one message."""

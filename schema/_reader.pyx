@@ -13,10 +13,13 @@ from cpython.tuple cimport PyTuple_SET_ITEM
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from ._encoder cimport (
-    Field, SchemaCore, SchemaInfo, T_BIGINT64, T_BIGUINT64, T_BOOLEAN, T_FLOAT32, T_FLOAT64,
-    T_INT8, T_INT16, T_INT32, T_INT64, T_LAST_PRIMITIVE, T_NUMBER, T_STRING, T_UINT8, T_UINT16,
-    T_UINT32, T_UINT64, raw_put,
+from ._fieldtype cimport LAST_PRIMITIVE as T_LAST_PRIMITIVE
+from ._schema_core cimport Field, SchemaCore, SchemaInfo, raw_put
+from ._spec cimport (
+    BIGINT64 as T_BIGINT64, BIGUINT64 as T_BIGUINT64, BOOLEAN as T_BOOLEAN, FLOAT32 as T_FLOAT32,
+    FLOAT64 as T_FLOAT64, INT8 as T_INT8, INT16 as T_INT16, INT32 as T_INT32, INT64 as T_INT64,
+    NUMBER as T_NUMBER, STRING as T_STRING, UINT8 as T_UINT8, UINT16 as T_UINT16, UINT32 as T_UINT32,
+    UINT64 as T_UINT64, DELETE as OP_DELETE, SWITCH_TO_STRUCTURE,
 )
 
 from .errors import DecodeError
@@ -31,7 +34,7 @@ cdef extern from "Python.h":
 # which needs a little-endian host (x86-64, arm64).
 import sys
 if sys.byteorder != "little":
-    raise ImportError("schema's decoder needs a little-endian machine")
+    raise ImportError("the pyseus.schema decoder needs a little-endian machine")
 
 
 @cython.auto_pickle(False)      # (it holds a pointer into `data`)
@@ -186,7 +189,7 @@ def apply_primitive_ops(Reader r, SchemaCore ref, object refid, list changes, ty
         b = r.d[r.pos]
         op = b & 0xC0
         index = b & 0x3F
-        if b == 0xFF or op == 0x40 or index >= info.nfields:
+        if b == SWITCH_TO_STRUCTURE or op == OP_DELETE or index >= info.nfields:
             return
         code = info.codes[index]
         if code > T_LAST_PRIMITIVE:

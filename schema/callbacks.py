@@ -19,19 +19,30 @@ not stop the others.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from ._collections import ArraySchema, MapSchema
-from ._encoder import Ref, SchemaCore
+from ._tracking import Ref
+from ._schema_core import SchemaCore
+from ._spec import Operation
+from .changes import Change
 
-if TYPE_CHECKING:
-    from .decoder import Change, Decoder
+__all__ = ["Callbacks", "DecodedRefs"]
 
-__all__ = ["Callbacks"]
+log = logging.getLogger("pyseus.schema.callbacks")
 
-log = logging.getLogger("schema.callbacks")
+_DELETE, _ADD = Operation.DELETE.value, Operation.ADD.value
 
-_DELETE, _ADD = 64, 128
+
+class DecodedRefs(Protocol):
+    """What the listeners need from the decoder that feeds them."""
+
+    @property
+    def parents(self) -> dict[int, tuple[int, str]]:
+        """Collection refId -> (owner refId, field name)."""
+
+    def ref_id(self, obj: Any) -> int | None:
+        """The refId of a decoded structure (None if it is not part of the state)."""
 
 
 def _entries(collection: Any) -> list[tuple[Any, Any]]:
@@ -59,7 +70,7 @@ def _detacher(table: list[Callable[..., Any]], fn: Callable[..., Any]) -> Callab
 class Callbacks:
     """Listeners for one Decoder (see the module documentation)."""
 
-    def __init__(self, decoder: Decoder[Any]) -> None:
+    def __init__(self, decoder: DecodedRefs) -> None:
         self._decoder = decoder
         # (owner refId, field) -> kind -> fns
         self._fields: dict[tuple[int, str], dict[str, list[Callable[..., Any]]]] = {}

@@ -12,42 +12,39 @@ applied and the reference counts stay consistent.
 from __future__ import annotations
 
 import logging
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
 from ._context import type_ids
-from ._encoder import Ref, SchemaCore
+from ._tracking import Ref
 from ._reader import Reader, apply_primitive_ops
+from ._schema_core import SchemaCore
+from ._spec import Marker, Operation, TypeCode
 from .callbacks import Callbacks
+from .changes import Change
 from .errors import DecodeError
 
-__all__ = ["Decoder", "Change", "ADD", "DELETE", "REPLACE", "DELETE_AND_ADD"]
+__all__ = ["Decoder", "Change"]
 
-log = logging.getLogger("schema.decoder")
+log = logging.getLogger("pyseus.schema.decoder")
 
-REPLACE, DELETE, ADD, DELETE_AND_ADD = 0, 64, 128, 192
-_MOVE, _DELETE_AND_MOVE, _MOVE_AND_ADD = 32, 96, 160
-_CLEAR, _REVERSE, _DELETE_BY_REFID, _ADD_BY_REFID = 10, 15, 33, 129
-_SWITCH, _TYPE_ID = 255, 213
+# the wire constants as plain ints (compared in every op)
+REPLACE, DELETE, ADD, DELETE_AND_ADD = (Operation.REPLACE.value, Operation.DELETE.value, Operation.ADD.value,
+                                        Operation.DELETE_AND_ADD.value)
+_MOVE, _DELETE_AND_MOVE, _MOVE_AND_ADD = (Operation.MOVE.value, Operation.DELETE_AND_MOVE.value,
+                                          Operation.MOVE_AND_ADD.value)
+_CLEAR, _REVERSE = Operation.CLEAR.value, Operation.REVERSE.value
+_DELETE_BY_REFID, _ADD_BY_REFID = Operation.DELETE_BY_REFID.value, Operation.ADD_BY_REFID.value
+_SWITCH, _TYPE_ID = Marker.SWITCH_TO_STRUCTURE.value, Marker.TYPE_ID.value
 _ITEM_OPS = {REPLACE, DELETE, ADD, DELETE_AND_ADD}
 _ARRAY_OPS = _ITEM_OPS | {_MOVE, _DELETE_AND_MOVE, _MOVE_AND_ADD}
-_LAST_PRIMITIVE, _REF = 14, 20
-_COLLECTIONS: dict[int, Any] = {21: MapSchema, 22: ArraySchema, 23: SetSchema, 24: CollectionSchema}
+_LAST_PRIMITIVE, _REF = TypeCode.BIGUINT64.value, TypeCode.REF.value
+_COLLECTIONS: dict[int, Any] = {TypeCode.MAP.value: MapSchema, TypeCode.ARRAY.value: ArraySchema,
+                                TypeCode.SET.value: SetSchema, TypeCode.COLLECTION.value: CollectionSchema}
 
 _HOLE: Any = object()   # a deleted array slot until the end of its block
 
 T = TypeVar("T", bound=SchemaCore)
-
-
-class Change(NamedTuple):
-    """One applied operation: ``key`` is the field name (Schema) or the map key /
-    array index / set index (collections)."""
-    ref: Any
-    ref_id: int
-    op: int
-    key: Any
-    value: Any
-    previous_value: Any
 
 
 class Decoder(Generic[T]):

@@ -1,4 +1,4 @@
-"""Exceptions raised by the schema package.
+"""Exceptions raised by the schema package (see ``pyseus.errors`` for the whole tree).
 
 ``SchemaError`` is raised when a class definition cannot be put on the wire (too
 many fields, an unsupported annotation, a collection nested directly inside
@@ -8,14 +8,16 @@ assignment with the built-in ``TypeError`` / ``ValueError``.
 """
 from __future__ import annotations
 
+from pyseus.errors import PyseusError
+
 __all__ = ["SchemaError", "WireError", "EncodeError", "DecodeError"]
 
 
-class SchemaError(Exception):
+class SchemaError(PyseusError):
     """A Schema class or collection type cannot be described on the wire."""
 
 
-class WireError(Exception):
+class WireError(PyseusError):
     """Base class of the errors about bytes on the wire."""
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from ._collections import ArraySchema
 from ._context import type_ids
 from ._declaration import LazyType, Schema, field
-from ._encoder import Encoder, collection_type, primitive, ref_type
+from ._fieldtype import collection_type, primitive, ref_type
+from ._encoder import Encoder
 from .errors import DecodeError, SchemaError
 from .types import number, string
 

@@ -11,7 +11,7 @@ import types as _pytypes
 import typing
 from typing import Annotated, Any, Union
 
-from ._encoder import FieldType, collection_type, primitive, ref_type
+from ._fieldtype import COLLECTION_NAMES, FieldType, collection_code, collection_type, primitive, ref_type
 from .errors import SchemaError
 
 __all__ = [
@@ -66,10 +66,6 @@ def item_type(annotation: Any) -> FieldType:
 
 
 def _resolve(annotation: Any) -> FieldType:
-    from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
-    from ._encoder import SchemaCore
-
-    kinds = {MapSchema: "map", ArraySchema: "array", SetSchema: "set", CollectionSchema: "collection"}
     if isinstance(annotation, FieldType):
         return annotation
     if typing.get_origin(annotation) is Annotated:
@@ -84,13 +80,13 @@ def _resolve(annotation: Any) -> FieldType:
             raise SchemaError(f"unknown type name {annotation!r}") from None
     if annotation in _PLAIN:
         return primitive(_PLAIN[annotation])
-    if isinstance(annotation, type) and issubclass(annotation, SchemaCore):
-        return ref_type(annotation)
-    origin = typing.get_origin(annotation)
-    if origin in kinds:
+    if isinstance(annotation, type) and getattr(annotation, "__schema_info__", None) is not None:
+        return ref_type(annotation)       # a Schema class
+    code = collection_code(typing.get_origin(annotation))
+    if code is not None:
         (arg,) = typing.get_args(annotation)
-        child = item_type(arg)
-        return collection_type(kinds[origin], child)   # raises SchemaError when nested
-    if annotation in kinds:
-        raise SchemaError(f"{annotation.__name__} needs an item type, e.g. {annotation.__name__}[string]")
+        return collection_type(COLLECTION_NAMES[code], item_type(arg))   # raises SchemaError when nested
+    if collection_code(annotation) is not None:
+        name = annotation.__name__
+        raise SchemaError(f"{name} needs an item type, e.g. {name}[string]")
     raise SchemaError(f"{annotation!r} is not a schema type")

@@ -1,18 +1,20 @@
-"""A Colyseus-compatible room server: matchmaking over HTTP, rooms over WebSocket."""
-from .client import Client, ClientState, Connection
+"""pyseus.server: a Colyseus-compatible room server (matchmaking over HTTP, rooms over WebSocket)."""
+from pyseus.protocol import CloseCode, ErrorCode, Protocol, RoomListing
+
+from .client import Client, ClientList, ClientState
 from .clock import Clock, Timer
 from .deferred import Deferred
-from .driver import Driver, LocalDriver, RoomListing
+from .driver import Driver, LocalDriver
 from .errors import ReconnectionRejected, ServerError
 from .matchmaker import RoomDefinition
 from .presence import LocalPresence, Presence
-from .protocol import CloseCode, ErrorCode, Protocol
-from .room import ClientList, Request, Room
-from .server import Server, event_loop_factory
-from .transport import Transport, WebSocketTransport
+from .room import Room
+from .server import Server
+from .transport import Connection, Request, Transport
+from .transport_aiohttp import WebSocketTransport
 
 __all__ = [
-    "Server", "event_loop_factory", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
+    "Server", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
     "ServerError", "ReconnectionRejected", "Deferred", "Clock", "Timer",
     "CloseCode", "ErrorCode", "Protocol",
     "Presence", "LocalPresence", "Driver", "LocalDriver", "RoomListing",

@@ -1,47 +1,30 @@
 """A client as a room sees it, and its lifecycle as an explicit state machine.
 
-    RESERVED --socket--> JOINING --ack--> JOINED
+    JOINING --ack--> JOINED
+    JOINING --refused--> GONE
     JOINING / JOINED --leave or close--> LEAVING --> GONE
     LEAVING --allow_reconnection--> RECONNECTING --new socket--> JOINING
     RECONNECTING --rejected or expired--> GONE
 
 Messages sent while JOINING are queued and delivered after the full state.
-The room talks to the socket only through a ``Connection`` (see transport).
+The client talks to its socket only through a ``Connection`` (see transport),
+and to its room's engine only through a ``ClientHost``.
 """
 from __future__ import annotations
 
 import enum
-import logging
-from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, overload
 
-from . import protocol
-from .protocol import MessageType
+from pyseus import protocol
+from pyseus.protocol import MessageType
 
-if TYPE_CHECKING:
-    from .room import Room
+from .transport import Connection
 
-__all__ = ["Client", "ClientState", "Connection"]
-
-log = logging.getLogger("server.client")
-
-
-class Connection(TypingProtocol):
-    """What a transport gives the room for one socket."""
-
-    remote_address: str
-
-    @property
-    def open(self) -> bool: ...
-
-    def send(self, data: bytes) -> None:
-        """Queue one binary frame (never blocks)."""
-
-    def close(self, code: int | None = None, reason: str = "") -> None:
-        """Close with a status code (None: no status)."""
+__all__ = ["Client", "ClientState", "ClientList", "ClientHost"]
 
 
 class ClientState(enum.Enum):
-    RESERVED = "reserved"
     JOINING = "joining"
     JOINED = "joined"
     LEAVING = "leaving"
@@ -50,7 +33,6 @@ class ClientState(enum.Enum):
 
 
 _TRANSITIONS = {
-    ClientState.RESERVED: {ClientState.JOINING, ClientState.GONE},
     ClientState.JOINING: {ClientState.JOINED, ClientState.LEAVING, ClientState.GONE},
     ClientState.JOINED: {ClientState.LEAVING},
     ClientState.LEAVING: {ClientState.RECONNECTING, ClientState.GONE},
@@ -58,8 +40,14 @@ _TRANSITIONS = {
     ClientState.GONE: set(),
 }
 
-
 _CAN_SEND = (ClientState.JOINING, ClientState.JOINED, ClientState.LEAVING)
+
+
+class ClientHost(Protocol):
+    """What a client needs from the room it is in (its engine)."""
+
+    def send_after_patch(self, client: Client, frame: bytes) -> None:
+        """Deliver ``frame`` to ``client`` right after the room's next patch."""
 
 
 class Client:
@@ -69,16 +57,16 @@ class Client:
     returned. ``send``/``send_bytes``/``error``/``leave`` never block.
     """
 
-    def __init__(self, session_id: str, room: Room[Any]) -> None:
+    def __init__(self, session_id: str, host: ClientHost, conn: Connection) -> None:
         self.session_id = session_id
         self.user_data: Any = None
         self.auth: Any = None
-        self.state = ClientState.RESERVED
+        self.state = ClientState.JOINING
         self.reconnection_token = ""
-        self._room = room
-        self._conn: Connection | None = None
+        self._host = host
+        self._conn: Connection | None = conn
         self._queue: list[bytes] = []
-        self._was_joined = False   # reached JOINED once (a condition of allow_reconnection)
+        self.was_joined = False   # reached JOINED once (a condition of allow_reconnection)
 
     def __repr__(self) -> str:
         return f"<Client {self.session_id} {self.state.value}>"
@@ -87,24 +75,35 @@ class Client:
     def remote_address(self) -> str | None:
         return self._conn.remote_address if self._conn is not None else None
 
-    def _transition(self, new: ClientState) -> None:
+    @property
+    def connection(self) -> Connection | None:
+        """The socket this client uses now (None once it is gone)."""
+        return self._conn
+
+    def transition(self, new: ClientState) -> None:
+        """Move to ``new`` (the table above); anything else is a bug and raises."""
         if new not in _TRANSITIONS[self.state]:
             raise RuntimeError(f"client {self.session_id}: {self.state.value} -> {new.value} is not a valid transition")
         self.state = new
+
+    def reconnected(self, conn: Connection) -> None:
+        """A new socket took this client's seat back."""
+        self._conn = conn
+        self.transition(ClientState.JOINING)
 
     # ---- sending ------------------------------------------------------------
 
     def send(self, type: MessageType, message: Any = None, *, after_next_patch: bool = False) -> None:
         """Send a message (``message`` None: no payload)."""
-        self._enqueue(protocol.room_data(type, message), after_next_patch)
+        self.enqueue(protocol.room_data(type, message), after_next_patch)
 
     def send_bytes(self, type: MessageType, data: bytes, *, after_next_patch: bool = False) -> None:
         """Send raw bytes (ROOM_DATA_BYTES)."""
-        self._enqueue(protocol.room_data_bytes(type, data), after_next_patch)
+        self.enqueue(protocol.room_data_bytes(type, data), after_next_patch)
 
     def error(self, code: int, message: str = "") -> None:
         """Send an ERROR frame (the connection stays open); never queued."""
-        self._raw(protocol.error(code, message))
+        self.send_frame(protocol.error(code, message))
 
     def leave(self, code: int | None = None, reason: str = "") -> None:
         """Close the connection (4000 is a consented leave; 4000-4999 are for the application)."""
@@ -113,20 +112,55 @@ class Client:
         if self._conn is not None:
             self._conn.close(code, reason)
 
-    def _enqueue(self, frame: bytes, after_next_patch: bool = False) -> None:
+    def enqueue(self, frame: bytes, after_next_patch: bool = False) -> None:
+        """Send a frame now, after the full state (while joining), or after the next patch."""
         if after_next_patch:
-            self._room._after_patch.append((self, frame, frozenset()))
+            self._host.send_after_patch(self, frame)
         elif self.state is ClientState.JOINING:
             self._queue.append(frame)
         else:
-            self._raw(frame)
+            self.send_frame(frame)
 
-    def _raw(self, frame: bytes) -> None:
+    def send_frame(self, frame: bytes) -> None:
+        """Write a frame at once (dropped when the socket is closed or the client gone)."""
         conn = self._conn
         if conn is not None and conn.open and self.state in _CAN_SEND:
             conn.send(frame)
 
-    def _flush_queue(self) -> None:
+    def flush_queue(self) -> None:
+        """Send what was queued while joining (after the full state)."""
         queued, self._queue = self._queue, []
         for frame in queued:
-            self._raw(frame)
+            self.send_frame(frame)
+
+
+class ClientList(Sequence[Client]):
+    """The clients of a room (read-only)."""
+
+    def __init__(self, clients: list[Client]) -> None:
+        self._clients = clients
+
+    @overload
+    def __getitem__(self, i: int) -> Client: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Client]: ...
+
+    def __getitem__(self, i: int | slice) -> Client | Sequence[Client]:
+        return self._clients[i]
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def __iter__(self) -> Iterator[Client]:
+        return iter(list(self._clients))
+
+    def get(self, session_id: str) -> Client | None:
+        """The client with this session id, if it is in the room."""
+        for c in self._clients:
+            if c.session_id == session_id:
+                return c
+        return None
+
+    def __repr__(self) -> str:
+        return f"ClientList({self._clients!r})"

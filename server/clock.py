@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import inspect
 import itertools
 import logging
 from typing import Any, Callable
 
+from pyseus._callbacks import Tasks, fire, logging_tasks
+
 __all__ = ["Clock", "Timer"]
 
-log = logging.getLogger("server.clock")
+log = logging.getLogger("pyseus.server.clock")
 
 
 class Timer:
@@ -46,7 +47,8 @@ class Clock:
         self._seq = itertools.count()
         self._driven = False
         self._wakeup: asyncio.TimerHandle | None = None
-        self._on_error = on_error
+        # the tasks of async callbacks (kept referenced); errors go to on_error, or to the log
+        self._tasks = logging_tasks(log, "clock") if on_error is None else Tasks(lambda e, what: on_error(e))
         self._running = True
 
     @property
@@ -74,27 +76,8 @@ class Clock:
                 heapq.heappush(self._timers, (timer.due, next(self._seq), timer))
             else:
                 timer.active = False
-            self._run(timer.callback)
+            fire(timer.callback, tasks=self._tasks, what="clock callback")
         self._schedule()
-
-    def _run(self, callback: Callable[[], Any]) -> None:
-        try:
-            result = callback()
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                task.add_done_callback(self._task_done)
-        except Exception as e:
-            self._report(e)
-
-    def _task_done(self, task: asyncio.Future[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._report(task.exception())  # type: ignore[arg-type]
-
-    def _report(self, e: BaseException) -> None:
-        if self._on_error is not None:
-            self._on_error(e)
-        else:
-            log.error("clock callback failed", exc_info=e)
 
     def _schedule(self) -> None:
         if self._wakeup is not None:

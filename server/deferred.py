@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Generator, Generic, TypeVar
+from collections.abc import Callable, Generator
+from typing import Any, Generic, TypeVar
 
 from .errors import ReconnectionRejected
 
@@ -30,6 +31,10 @@ class Deferred(Generic[T]):
             self._future.set_exception(ReconnectionRejected(reason))
             # nobody may await it: do not report "exception was never retrieved"
             self._future.add_done_callback(lambda f: f.exception())
+
+    def add_done_callback(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` once the Deferred is settled."""
+        self._future.add_done_callback(lambda _: fn())
 
     @property
     def done(self) -> bool:

@@ -1,4 +1,4 @@
-"""Demo rooms of ``python -m server``.
+"""Demo rooms of ``python -m pyseus.server`` (and of the ``pyseus`` command).
 
 * ``state_room``: a MapSchema of players; clients send ``move`` ({"x", "y"}),
   everyone sees the positions (patches at 20 Hz). Up to 16 players; a dropped
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from schema import MapSchema, Schema, field, float32, string, uint32
+from pyseus.schema import MapSchema, Schema, field, float32, string, uint32
 
 from .client import Client
 from .errors import ReconnectionRejected

@@ -1,64 +1,16 @@
-"""Room listings: what matchmaking searches.
+"""Where room listings live: what matchmaking searches.
 
-A ``RoomListing`` is the public description of a room (the ``room`` object of a
-seat reservation). A ``Driver`` stores listings; ``LocalDriver`` keeps them in
-memory, in creation order.
+A ``Driver`` stores ``RoomListing``s (``pyseus.protocol``: the public
+description of a room); ``LocalDriver`` keeps them in memory, in creation order.
 """
 from __future__ import annotations
 
-import datetime
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RoomListing", "Driver", "LocalDriver", "matches", "sort_listings"]
+from pyseus.protocol import RoomListing
 
-
-@dataclass
-class RoomListing:
-    room_id: str
-    name: str
-    process_id: str
-    clients: int = 0
-    max_clients: int | None = None
-    locked: bool = False
-    private: bool = False
-    unlisted: bool = False
-    created_at: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
-    metadata: dict[str, Any] | None = None
-    public_address: str | None = None
-    filters: dict[str, Any] = field(default_factory=dict)   # the filter_by values it was created with
-
-    def to_json(self) -> dict[str, Any]:
-        """The listing as the reference serializes it (camelCase, maxClients null when unlimited)."""
-        out: dict[str, Any] = {
-            "clients": self.clients,
-            "locked": self.locked,
-            "private": self.private,
-            "maxClients": self.max_clients,
-            "unlisted": self.unlisted,
-            "createdAt": self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "name": self.name,
-            "processId": self.process_id,
-        }
-        if self.public_address:
-            out["publicAddress"] = self.public_address
-        if self.metadata is not None:
-            out["metadata"] = self.metadata
-        out.update(self.filters)
-        out["roomId"] = self.room_id
-        return out
-
-    def field(self, name: str) -> Any:
-        """A listing field by its JSON name (for filters and sorting)."""
-        json_names = {"clients": self.clients, "locked": self.locked, "private": self.private,
-                      "maxClients": self.max_clients, "unlisted": self.unlisted, "name": self.name,
-                      "roomId": self.room_id, "processId": self.process_id, "createdAt": self.created_at}
-        if name in json_names:
-            return json_names[name]
-        if name in self.filters:
-            return self.filters[name]
-        return (self.metadata or {}).get(name)
+__all__ = ["Driver", "LocalDriver", "matches", "sort_listings"]
 
 
 def matches(listing: RoomListing, conditions: dict[str, Any]) -> bool:

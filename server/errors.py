@@ -1,4 +1,4 @@
-"""Exceptions of the server package.
+"""Exceptions of the server package (see ``pyseus.errors`` for the whole tree).
 
 ``ServerError(code, message)`` is what room code raises to send a client a
 specific error code (from ``on_create``, ``on_auth`` or ``on_join``); the server
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .protocol import ErrorCode
+from pyseus.errors import PyseusError
+from pyseus.protocol import ErrorCode
 
 __all__ = ["ServerError", "ReconnectionRejected"]
 
 
-class ServerError(Exception):
+class ServerError(PyseusError):
     """An error with a Colyseus error code, sent to the client as ``{code, error}``
     (matchmaking) or as an ERROR frame (WebSocket join)."""
 
@@ -27,7 +28,7 @@ class ServerError(Exception):
         return f"ServerError({self.code}, {self.message!r})"
 
 
-class ReconnectionRejected(Exception):
+class ReconnectionRejected(PyseusError):
     """Raised by awaiting a Deferred that was rejected (``reason`` is why)."""
 
     def __init__(self, reason: Any = None) -> None:

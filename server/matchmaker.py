@@ -4,6 +4,7 @@ The HTTP routes (``POST /matchmake/<method>/<name or id>``) come here. A seat
 reservation answers with the room's listing and a fresh session id; the client
 then opens a WebSocket to claim it within the room's seat reservation time.
 Every failure is a ``ServerError`` with the code and message of the reference.
+The matchmaker drives each room through its ``RoomEngine``.
 """
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from .driver import Driver, RoomListing
+from pyseus.protocol import ErrorCode, RoomListing, SeatReservation, new_id
+
+from .driver import Driver
+from .engine import RoomEngine
 from .errors import ServerError
 from .presence import Presence
-from .protocol import ErrorCode
-from .room import Room, _call, generate_id
+from .room import Room
 
 __all__ = ["Matchmaker", "RoomDefinition", "METHODS"]
 
-log = logging.getLogger("server.matchmaker")
+log = logging.getLogger("pyseus.server.matchmaker")
 
 METHODS = ("joinOrCreate", "create", "join", "joinById", "reconnect")
 
@@ -60,7 +63,7 @@ class RoomDefinition:
 
 
 class Matchmaker:
-    """Rooms of this process and the seat reservations that lead to them."""
+    """Rooms of this process and the seat reservations that lead to them (a ``RoomRegistry``)."""
 
     def __init__(self, presence: Presence, driver: Driver, process_id: str, *,
                  public_address: str | None = None, dev_mode: bool = False) -> None:
@@ -70,9 +73,14 @@ class Matchmaker:
         self.public_address = public_address
         self.dev_mode = dev_mode
         self.definitions: dict[str, RoomDefinition] = {}
-        self.rooms: dict[str, Room[Any]] = {}
+        self.engines: dict[str, RoomEngine] = {}      # by room id
         self.shutting_down = False
         self._create_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    @property
+    def rooms(self) -> dict[str, Room[Any]]:
+        """The rooms of this process, by room id."""
+        return {room_id: engine.room for room_id, engine in self.engines.items()}
 
     def define(self, name: str, room_class: type[Room[Any]], options: dict[str, Any]) -> RoomDefinition:
         if not name or not all(c.isalnum() or c in "_-" for c in name) or not name.isascii():
@@ -99,8 +107,8 @@ class Matchmaker:
         if definition is None:
             raise ServerError(ErrorCode.MATCHMAKE_NO_HANDLER, f'provided room name "{target}" not defined')
         if method == "create":
-            room = await self.create_room(definition, options)
-            return self._reserve_or_fail(room, options, token)
+            engine = await self.create_room(definition, options)
+            return self._reserve_or_fail(engine, options, token)
         if method == "join":
             found = await self._find(definition, options)
             if found is None:
@@ -116,105 +124,89 @@ class Matchmaker:
         lock = self._create_locks.setdefault(key, asyncio.Lock())
         for attempt in range(5):
             async with lock:
-                room = await self._find(definition, options)
-                if room is None:
-                    room = await self.create_room(definition, options)
-                reservation = self._try_reserve(room, options, token)
+                engine = await self._find(definition, options)
+                if engine is None:
+                    engine = await self.create_room(definition, options)
+                reservation = self._try_reserve(engine, options, token)
             if reservation is not None:
                 return reservation
             await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
         raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "could not reserve a seat, every room is full")
 
     async def join_by_id(self, room_id: str, options: dict[str, Any], token: str | None) -> dict[str, Any]:
-        room = self.rooms.get(room_id)
-        if room is None or room._disposing:
+        engine = self.engines.get(room_id)
+        if engine is None or not engine.running:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" not found')
-        if room.locked:
+        if engine.locked:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" is locked')
-        return self._reserve_or_fail(room, options, token)
+        return self._reserve_or_fail(engine, options, token)
 
     async def reconnect(self, room_id: str, options: dict[str, Any]) -> dict[str, Any]:
-        room = self.rooms.get(room_id)
-        if room is None or room._disposing:
+        engine = self.engines.get(room_id)
+        if engine is None or not engine.running:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" has been disposed.')
         token = options.get("reconnectionToken")
         if not token or not isinstance(token, str):
             raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "'reconnectionToken' must be provided for reconnection.")
-        session_id = room._check_reconnection_token(token)
+        session_id = engine.check_reconnection_token(token)
         if session_id is None:
             raise ServerError(ErrorCode.MATCHMAKE_EXPIRED, "reconnection token invalid or expired.")
-        return self._seat(room, session_id, dev=False)
+        return self._seat(engine, session_id, dev=False)
 
     # ---- rooms ------------------------------------------------------------------
 
-    async def create_room(self, definition: RoomDefinition, options: dict[str, Any]) -> Room[Any]:
+    async def create_room(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomEngine:
+        """Create a room of ``definition`` and start it (raises ServerError)."""
         if self.shutting_down:
             raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "the server is shutting down")
-        room = definition.room_class()
-        room._attach(self, definition.name, self.presence, self.dev_mode)
-        room._listing = RoomListing(room_id=room.room_id, name=definition.name, process_id=self.process_id,
-                                    public_address=self.public_address,
-                                    filters=definition.filters_for(options))
-        merged = {**options, **definition.options}
-        room._creating = True
-        try:
-            await _call(room.on_create, merged)
-        except ServerError:
-            room._abandon()
-            raise
-        except Exception as e:
-            room._report(e, "on_create")
-            room._abandon()
-            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, str(e)) from None
-        finally:
-            room._creating = False
-        if room.room_id in self.rooms:
-            room._abandon()
-            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f'room id "{room.room_id}" is already in use')
-        room._listing.room_id = room.room_id
-        self.rooms[room.room_id] = room
-        await self.driver.create(room._listing)
-        room._start()
-        room._capacity_changed()
-        log.debug("room %s (%s) created", room.room_id, definition.name)
-        return room
+        engine = RoomEngine(definition.room_class(), definition.name, self, self.presence,
+                            process_id=self.process_id, public_address=self.public_address,
+                            filters=definition.filters_for(options), dev_mode=self.dev_mode)
+        await engine.create({**options, **definition.options})
+        if engine.room_id in self.engines:
+            engine.abandon()
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f'room id "{engine.room_id}" is already in use')
+        self.engines[engine.room_id] = engine
+        await self.driver.create(engine.listing)
+        engine.start()
+        return engine
 
-    async def _find(self, definition: RoomDefinition, options: dict[str, Any]) -> Room[Any] | None:
+    async def _find(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomEngine | None:
         conditions = {"name": definition.name, "locked": False, "private": False,
                       **definition.filters_for(options)}
         for listing in await self.driver.query(conditions, definition.sort_order or None):
-            room = self.rooms.get(listing.room_id)
-            if room is not None and not room._disposing and not room.locked and not room.private:
-                return room
+            engine = self.engines.get(listing.room_id)
+            if engine is not None and engine.available:
+                return engine
         return None
 
-    def _try_reserve(self, room: Room[Any], options: dict[str, Any], token: str | None) -> dict[str, Any] | None:
-        session_id = generate_id()
-        if not room._reserve_seat(session_id, options, token):
+    def _try_reserve(self, engine: RoomEngine, options: dict[str, Any], token: str | None) -> dict[str, Any] | None:
+        session_id = new_id()
+        if not engine.reserve_seat(session_id, options, token):
             return None
-        return self._seat(room, session_id, dev=self.dev_mode)
+        return self._seat(engine, session_id, dev=self.dev_mode)
 
-    def _reserve_or_fail(self, room: Room[Any], options: dict[str, Any], token: str | None) -> dict[str, Any]:
-        reservation = self._try_reserve(room, options, token)
+    def _reserve_or_fail(self, engine: RoomEngine, options: dict[str, Any], token: str | None) -> dict[str, Any]:
+        reservation = self._try_reserve(engine, options, token)
         if reservation is None:
-            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"{room.room_id} is already full.")
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"{engine.room_id} is already full.")
         return reservation
 
-    def _seat(self, room: Room[Any], session_id: str, dev: bool) -> dict[str, Any]:
-        assert room._listing is not None
-        out: dict[str, Any] = {"room": room._listing.to_json(), "sessionId": session_id}
-        if dev:
-            out["devMode"] = True
-        return out
+    def _seat(self, engine: RoomEngine, session_id: str, dev: bool) -> dict[str, Any]:
+        return SeatReservation.for_room(engine.listing, session_id, dev_mode=dev).to_json(engine.listing)
+
+    # ---- RoomRegistry (called by the engines) ---------------------------------------
 
     async def save_listing(self, listing: RoomListing) -> None:
-        if listing.room_id in self.rooms:
+        if listing.room_id in self.engines:
             await self.driver.save(listing)
 
-    async def unregister(self, room: Room[Any]) -> None:
-        if self.rooms.get(room.room_id) is room:
-            del self.rooms[room.room_id]
-            await self.driver.remove(room.room_id)
+    async def unregister(self, engine: RoomEngine) -> None:
+        if self.engines.get(engine.room_id) is engine:
+            del self.engines[engine.room_id]
+            await self.driver.remove(engine.room_id)
+
+    # ---- listing and stopping -------------------------------------------------------
 
     async def available_rooms(self, name: str | None = None) -> list[dict[str, Any]]:
         """Listings of public, unlocked, listed rooms (of one type, or all)."""
@@ -226,17 +218,8 @@ class Matchmaker:
     async def shutdown(self) -> None:
         """Stop matchmaking and let every room disconnect its clients; returns when all are gone."""
         self.shutting_down = True
-        rooms = list(self.rooms.values())
-        for room in rooms:
-            room.lock()
-
-        async def close(room: Room[Any]) -> None:
-            try:
-                await room.on_before_shutdown()
-            except Exception as e:
-                room._report(e, "on_before_shutdown")
-            if room._disposed is not None and not room._disposed.is_set():
-                await room.disconnect()
-
-        await asyncio.gather(*(close(room) for room in rooms))
+        engines = list(self.engines.values())
+        for engine in engines:
+            engine.room.lock()
+        await asyncio.gather(*(engine.shutdown() for engine in engines))
         await self.driver.cleanup(self.process_id)

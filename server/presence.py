@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import inspect
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from typing import Any, Callable
 
+from pyseus._callbacks import invoke
+
 __all__ = ["Presence", "LocalPresence"]
 
-log = logging.getLogger("server.presence")
+log = logging.getLogger("pyseus.server.presence")
 
 Subscriber = Callable[[Any], Any]
 
@@ -175,9 +176,7 @@ class LocalPresence(Presence):
     async def publish(self, topic: str, data: Any) -> None:
         for callback in list(self._subscribers.get(topic, ())):
             try:
-                result = callback(data)
-                if inspect.isawaitable(result):
-                    await result
+                await invoke(callback, data)
             except Exception:
                 log.exception("presence subscriber of %r failed", topic)
 

@@ -5,95 +5,24 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from . import protocol
-from .client import Client, Connection
+from pyseus.loop import event_loop_factory
+from pyseus.protocol import ErrorCode, error_body, new_id
+
 from .driver import Driver, LocalDriver
 from .errors import ServerError
 from .matchmaker import Matchmaker, RoomDefinition
 from .presence import LocalPresence, Presence
-from .protocol import ErrorCode
-from .room import Room, _refuse_seat, generate_id
+from .room import Room
+from .session import SocketSession
+from .transport import Connection, Transport
+from .transport_aiohttp import WebSocketTransport
 
-if TYPE_CHECKING:
-    from .transport import Transport
+__all__ = ["Server"]
 
-__all__ = ["Server", "SocketSession", "event_loop_factory"]
-
-log = logging.getLogger("server")
-
-_MAX_EARLY_FRAMES = 256
-
-
-def event_loop_factory(loop: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop to run a server on: ``"asyncio"`` (the standard one, None
-    here), ``"uvloop"`` (faster socket I/O; needs ``pip install pyseus[uvloop]``),
-    or ``"auto"`` (uvloop when it is installed)."""
-    if loop not in ("auto", "asyncio", "uvloop"):
-        raise ValueError(f'loop must be "auto", "asyncio" or "uvloop", not {loop!r}')
-    if loop == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if loop == "uvloop":
-            raise RuntimeError('loop="uvloop" needs the uvloop package (pip install "pyseus[uvloop]")') from None
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
-
-
-class SocketSession:
-    """One WebSocket between the transport and its room.
-
-    The transport feeds it frames and the close; frames that arrive while the
-    client is still being authenticated are held until it has joined, and the
-    close is handled after the join finished (so ``on_leave`` follows
-    ``on_join``).
-    """
-
-    def __init__(self, server: Server, conn: Connection, room_id: str, query: dict[str, str],
-                 headers: Mapping[str, str]) -> None:
-        self._conn = conn
-        self._room: Room[Any] | None = None
-        self._client: Client | None = None
-        self._early: list[bytes] | None = []
-        self._join = asyncio.ensure_future(self._run_join(server, room_id, query, headers))
-
-    async def _run_join(self, server: Server, room_id: str, query: dict[str, str],
-                        headers: Mapping[str, str]) -> None:
-        room = server.matchmaker.rooms.get(room_id)
-        session_id = query.get("sessionId", "")
-        if room is None or not session_id:
-            _refuse_seat(self._conn)
-            self._early = None
-            return
-        try:
-            self._client = await room._connect(self._conn, session_id, query, headers)
-        except Exception as e:
-            room._report(e, "join")
-            self._conn.close(protocol.CloseCode.WITH_ERROR)
-        self._room = room
-        early, self._early = self._early, None
-        if self._client is not None:
-            for frame in early or ():
-                room._on_frame(self._client, frame)
-
-    def on_frame(self, data: bytes) -> None:
-        if self._early is not None:
-            if len(self._early) >= _MAX_EARLY_FRAMES:
-                self._conn.close(protocol.CloseCode.WITH_ERROR)
-                return
-            self._early.append(data)
-        elif self._client is not None and self._room is not None:
-            self._room._on_frame(self._client, data)
-
-    async def on_close(self, code: int | None) -> None:
-        await self._join
-        if self._client is not None and self._room is not None:
-            await self._room._on_close(self._client, code)
+log = logging.getLogger("pyseus.server")
 
 
 class Server:
@@ -110,18 +39,17 @@ class Server:
                  transport: Transport | None = None, dev_mode: bool = False, public_address: str | None = None,
                  max_payload: int = 4096, ping_interval: float = 3.0, ping_max_retries: int = 2,
                  process_id: str | None = None) -> None:
-        self.process_id = process_id or generate_id()
+        self.process_id = process_id or new_id()
         self.presence = presence or LocalPresence()
         self.driver = driver or LocalDriver()
         self.dev_mode = dev_mode
         self.matchmaker = Matchmaker(self.presence, self.driver, self.process_id,
                                      public_address=public_address, dev_mode=dev_mode)
         if transport is None:
-            from .transport import WebSocketTransport
             transport = WebSocketTransport(max_payload=max_payload, ping_interval=ping_interval,
                                            ping_max_retries=ping_max_retries)
         self.transport = transport
-        self._shutdown: asyncio.Task[None] | None = None
+        self._shutdown: asyncio.Future[None] | None = None
 
     def define(self, name: str, room_class: type[Room[Any]], **options: Any) -> RoomDefinition:
         """Make rooms of ``room_class`` available as ``name``; ``options`` override the
@@ -179,13 +107,13 @@ class Server:
         definition = self.matchmaker.definitions.get(name)
         if definition is None:
             raise ServerError(ErrorCode.MATCHMAKE_NO_HANDLER, f'provided room name "{name}" not defined')
-        return await self.matchmaker.create_room(definition, dict(options or {}))
+        return (await self.matchmaker.create_room(definition, dict(options or {}))).room
 
     async def get_available_rooms(self, name: str | None = None) -> list[dict[str, Any]]:
         """Listings of the public, unlocked rooms (of one type, or all)."""
         return await self.matchmaker.available_rooms(name)
 
-    # ---- called by the transport ------------------------------------------------
+    # ---- TransportHost (called by the transport) ------------------------------------
 
     async def matchmake(self, method: str, target: str, body: bytes, authorization: str | None) -> dict[str, Any]:
         """One POST /matchmake/<method>/<target>; returns the JSON body (errors included)."""
@@ -199,11 +127,11 @@ class Server:
         try:
             return await self.matchmaker.handle(method, target, options, token)
         except ServerError as e:
-            return {"code": e.code, "error": e.message}
+            return error_body(e.code, e.message)
         except Exception as e:
             log.exception("matchmaking %s/%s failed", method, target)
-            return {"code": ErrorCode.MATCHMAKE_UNHANDLED.value, "error": str(e)}
+            return error_body(ErrorCode.MATCHMAKE_UNHANDLED, str(e))
 
     def open_socket(self, conn: Connection, room_id: str, query: dict[str, str],
                     headers: Mapping[str, str]) -> SocketSession:
-        return SocketSession(self, conn, room_id, query, headers)
+        return SocketSession(self.matchmaker.engines, conn, room_id, query, headers)

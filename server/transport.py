@@ -1,38 +1,72 @@
-"""The WebSocket transport (aiohttp): HTTP matchmaking routes and room sockets on one port.
+"""The transport contract: what a transport gives the server, and what it needs from it.
 
-This is the only module that knows aiohttp. ``Transport`` is the small
-interface a Server needs, so that another transport can be added.
+A transport accepts HTTP matchmaking requests and room sockets on one port
+(``Transport``). For each socket it gives the rooms a ``Connection`` (send and
+close, never blocking) and feeds the server's ``SocketHandler`` the frames and
+the close. What it needs from the server is a ``TransportHost``. The aiohttp
+implementation is ``transport_aiohttp.WebSocketTransport``.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import logging
-import re
-import struct
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+__all__ = ["Connection", "Request", "SocketHandler", "TransportHost", "Transport"]
 
-if TYPE_CHECKING:
-    from .server import Server
 
-__all__ = ["Transport", "WebSocketTransport"]
+class Connection(Protocol):
+    """One socket, as the rooms see it."""
 
-log = logging.getLogger("server.transport")
+    remote_address: str
 
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
-_CORS = {
-    "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, Authorization",
-    "Access-Control-Allow-Methods": "OPTIONS, POST, GET",
-    "Access-Control-Allow-Credentials": "true",
-    "Access-Control-Max-Age": "2592000",
-}
-# A client whose outgoing frames pile up beyond this is dropped rather than
-# letting the server's memory grow without bound.
-_MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+    @property
+    def open(self) -> bool:
+        """False once a close started (from either side)."""
+
+    def send(self, data: bytes) -> None:
+        """Queue one binary frame (never blocks)."""
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        """Close with a status code (None: no status)."""
+
+
+@dataclass
+class Request:
+    """What ``on_auth`` knows about the join request."""
+    token: str | None
+    headers: Mapping[str, str]          # case-insensitive
+    query: dict[str, str]
+    remote_address: str | None
+
+
+class SocketHandler(Protocol):
+    """What the server gives the transport for one socket, to feed it in order."""
+
+    def on_frame(self, data: bytes) -> None:
+        """One frame from the client."""
+
+    async def on_close(self, code: int | None) -> None:
+        """The socket is closed (its status code; None when there was none)."""
+
+
+class TransportHost(Protocol):
+    """What a transport needs from the server it serves (``pyseus.server.Server``)."""
+
+    @property
+    def shutting_down(self) -> bool:
+        """Matchmaking answers 503 from now on."""
+
+    async def matchmake(self, method: str, target: str, body: bytes, authorization: str | None) -> dict[str, Any]:
+        """One ``POST /matchmake/<method>/<target>``: the JSON answer, errors included."""
+
+    async def get_available_rooms(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The listings of ``GET /matchmake/<name>``."""
+
+    def open_socket(self, conn: Connection, room_id: str, query: dict[str, str],
+                    headers: Mapping[str, str]) -> SocketHandler:
+        """A room socket was opened at ``/<processId>/<room_id>?<query>``."""
 
 
 class Transport(ABC):
@@ -41,223 +75,9 @@ class Transport(ABC):
     port: int | None = None
 
     @abstractmethod
-    async def start(self, server: Server, host: str, port: int) -> None:
-        """Accept HTTP matchmaking and room sockets for ``server``; return once listening."""
+    async def start(self, host: TransportHost, address: str, port: int) -> None:
+        """Accept HTTP matchmaking and room sockets for ``host``; return once listening."""
 
     @abstractmethod
     async def stop(self) -> None:
         """Stop listening and close the remaining sockets."""
-
-
-def _frame_header(n: int) -> bytes:
-    # FIN + binary opcode; server frames are not masked (RFC 6455, 5.2)
-    if n < 126:
-        return bytes((0x82, n))
-    if n < 65536:
-        return struct.pack("!BBH", 0x82, 126, n)
-    return struct.pack("!BBQ", 0x82, 127, n)
-
-
-class _Connection:
-    """One aiohttp WebSocket as the rooms see it: non-blocking send and close.
-
-    Binary frames are written straight to the socket's transport, whole and in
-    order (no task switch per frame: a patch goes to every client of a room in
-    one pass). aiohttp still handles the handshake, reading, pings and the
-    close handshake; its frames are whole writes too, so they never interleave
-    with ours.
-    """
-
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
-        self._ws = ws
-        self._transport = request.transport
-        peername = request.transport.get_extra_info("peername") if request.transport else None
-        self.remote_address = (request.headers.get("X-Real-IP")
-                               or request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-                               or (peername[0] if peername else ""))
-        self._closing: tuple[int, str] | None = None
-        self._closer: asyncio.Task[None] | None = None
-        self.missed_pings = 0
-
-    @property
-    def open(self) -> bool:
-        return self._closing is None and not self._ws.closed
-
-    def send(self, data: bytes) -> None:
-        transport = self._transport
-        if not self.open or transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > _MAX_BUFFERED_BYTES:
-            log.warning("dropping %s: %d bytes are waiting to be sent", self.remote_address,
-                        transport.get_write_buffer_size())
-            self.terminate()
-            return
-        transport.write(_frame_header(len(data)) + data)
-
-    def close(self, code: int | None = None, reason: str = "") -> None:
-        if self._closing is None and not self._ws.closed:
-            # a close frame always carries a code here (1000 when none is given)
-            self._closing = (code if code is not None else 1000, reason)
-            self._closer = asyncio.ensure_future(self._close(*self._closing))
-
-    async def _close(self, code: int, reason: str) -> None:
-        try:
-            await self._ws.close(code=code, message=reason.encode())
-        except (ConnectionError, RuntimeError):
-            return      # the peer is already gone
-        except Exception:
-            log.exception("closing the socket of %s failed", self.remote_address)
-
-    def terminate(self) -> None:
-        """Drop the TCP connection without a close frame."""
-        self._closing = (1006, "")
-        if self._transport is not None:
-            self._transport.abort()
-
-    async def finish(self) -> None:
-        """The socket is done: make sure it is closed (bounded)."""
-        if self._closing is None:
-            self.close(1000)
-        if self._closer is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._closer), 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._closer.cancel()
-
-
-class WebSocketTransport(Transport):
-    """aiohttp on one port: ``/…/matchmake/…`` for HTTP, any other path for room sockets."""
-
-    def __init__(self, *, max_payload: int = 4096, ping_interval: float = 3.0, ping_max_retries: int = 2) -> None:
-        self.max_payload = max_payload
-        self.ping_interval = ping_interval
-        self.ping_max_retries = ping_max_retries
-        self._runner: web.AppRunner | None = None
-        self._server: Server | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
-
-    async def start(self, server: Server, host: str, port: int) -> None:
-        self._server = server
-        app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else port
-
-    async def stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close(code=1001)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if "/matchmake" in request.path:
-            return await self._matchmake(request)
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await self._websocket(request)
-        return web.Response(status=404)
-
-    # ---- HTTP matchmaking ---------------------------------------------------------
-
-    async def _matchmake(self, request: web.Request) -> web.Response:
-        assert self._server is not None
-        if self._server.shutting_down:
-            return web.Response(status=503)
-        headers = dict(_CORS)
-        headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-        tokens = _TOKEN.findall(request.path)
-        rest = tokens[tokens.index("matchmake") + 1:] if "matchmake" in tokens else []
-        if request.method == "OPTIONS":
-            return web.Response(status=204, headers=headers)
-        if request.method == "GET":
-            # (the reference answers 404 here; this lists the rooms of one type)
-            if len(rest) != 1:
-                return web.Response(status=404, headers=headers)
-            rooms = await self._server.get_available_rooms(rest[0])
-            return _json(rooms, headers)
-        if request.method != "POST":
-            return web.Response(status=405, headers=headers)
-        method = rest[0] if rest else ""
-        target = rest[1] if len(rest) > 1 else ""
-        body = await request.read()
-        result = await self._server.matchmake(method, target, body, request.headers.get("Authorization"))
-        return _json(result, headers)
-
-    # ---- room sockets -----------------------------------------------------------
-
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        assert self._server is not None
-        ws = web.WebSocketResponse(compress=False, max_msg_size=self.max_payload, autoping=False,
-                                   autoclose=False, heartbeat=None)
-        await ws.prepare(request)
-        self._sockets.add(ws)
-        conn = _Connection(ws, request)
-        segments = [s for s in request.path.split("/") if s]
-        room_id = segments[-1] if len(segments) >= 1 and _TOKEN.fullmatch(segments[-1]) else ""
-        session = self._server.open_socket(conn, room_id, dict(request.query), request.headers)
-        pinger = asyncio.ensure_future(self._ping(ws, conn))
-        code: int | None = None
-        try:
-            while True:
-                msg = await ws.receive()
-                if msg.type == WSMsgType.BINARY:
-                    session.on_frame(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    session.on_frame(msg.data.encode())
-                elif msg.type == WSMsgType.PING:
-                    await ws.pong(msg.data)
-                elif msg.type == WSMsgType.PONG:
-                    conn.missed_pings = 0
-                elif msg.type == WSMsgType.CLOSE:
-                    code = await self._answer_close(ws, request, msg.data, msg.extra or "")
-                    break
-                else:       # CLOSING, CLOSED, ERROR (too big: aiohttp closed with 1009)
-                    code = ws.close_code
-                    break
-        except Exception:
-            log.exception("socket from %s failed", conn.remote_address)
-        finally:
-            pinger.cancel()
-            self._sockets.discard(ws)
-            if code is None:
-                code = ws.close_code
-            if conn._closing is not None and conn._closing[0] == 1006:
-                code = 1006
-            await conn.finish()
-            await session.on_close(code)
-        return ws
-
-    async def _answer_close(self, ws: web.WebSocketResponse, request: web.Request, code: int, reason: str) -> int:
-        # The client closed: answer with the same status, or with an empty close
-        # frame when it sent none (then both sides see 1005, as with the reference).
-        if code:
-            await ws.close(code=code, message=(reason or "").encode())
-            return int(code)
-        with contextlib.suppress(ConnectionError, RuntimeError):     # the peer is already gone
-            await ws.send_frame(b"", WSMsgType.CLOSE)
-        if request.transport is not None:
-            request.transport.close()
-        return 1005
-
-    async def _ping(self, ws: web.WebSocketResponse, conn: _Connection) -> None:
-        # Ping every interval; a client that missed ping_max_retries pings is dropped.
-        try:
-            while not ws.closed:
-                await asyncio.sleep(self.ping_interval)
-                if conn.missed_pings >= self.ping_max_retries:
-                    log.info("dropping %s: no pong", conn.remote_address)
-                    conn.terminate()
-                    return
-                conn.missed_pings += 1
-                await ws.ping()
-        except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            return      # the socket closed: nothing left to ping
-
-
-def _json(data: Any, headers: dict[str, str]) -> web.Response:
-    return web.Response(body=json.dumps(data, separators=(",", ":")).encode(), headers=headers,
-                        content_type="application/json")

@@ -18,8 +18,8 @@ import math
 import re
 from typing import Any
 
-from schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema
-from schema._encoder import collection_type, primitive, ref_type
+from pyseus.schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema
+from pyseus.schema._fieldtype import collection_type, primitive, ref_type
 
 PRIMITIVES = {"string", "number", "boolean", "int8", "uint8", "int16", "uint16", "int32", "uint32",
               "int64", "uint64", "float32", "float64", "bigint64", "biguint64"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schema import ArraySchema, MapSchema, Schema, float32, string, uint8, uint32
-from server import Client, ReconnectionRejected, Request, Room, ServerError
+from pyseus.schema import ArraySchema, MapSchema, Schema, float32, string, uint8, uint32
+from pyseus.server import Client, ReconnectionRejected, Request, Room, ServerError
 
 
 class Player(Schema):

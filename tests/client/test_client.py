@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from client import Client, MatchMakeError, Room, RoomLeftError
+from pyseus.client import Client, MatchMakeError, Room, RoomLeftError
 from tests.client.rooms import Game, Player, Stateless, World
 
 ROOMS = {"game": Game, "stateless": Stateless}

@@ -1,4 +1,4 @@
-"""python -m client.loadtest, run briefly against our server."""
+"""python -m pyseus.client.loadtest, run briefly against our server."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Any
 
-from client.loadtest import format_summary
+from pyseus.client.loadtest import format_summary
 from tests.client.rooms import Game
 
 
@@ -26,7 +26,7 @@ async def test_fifty_clients_for_five_seconds(start_server) -> None:
     Counted.received = 0
     live = await start_server({"counted": Counted})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "client.loadtest", "--endpoint", live.endpoint, "--room", "counted",
+        sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", live.endpoint, "--room", "counted",
         "--clients", "50", "--duration", "5", "--ramp", "1", "--send-rate", "2", "--message-type", "ping",
         "--options", '{"max": 20}', "--warmup", "2", "--json",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -47,7 +47,7 @@ async def test_fifty_clients_for_five_seconds(start_server) -> None:
 
 async def test_unreachable_endpoint_reports_failures() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "client.loadtest", "--endpoint", "http://127.0.0.1:9", "--room", "x",
+        sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", "http://127.0.0.1:9", "--room", "x",
         "--clients", "3", "--duration", "1", "--quiet",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, _ = await asyncio.wait_for(proc.communicate(), 30)

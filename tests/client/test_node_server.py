@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from client import Client, MatchMakeError
+from pyseus.client import Client, MatchMakeError
 from tests.client.rooms import Player, World
 
 

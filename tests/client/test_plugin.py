@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from client.testing import LiveServer
+from pyseus.testing import LiveServer
 from tests.client.rooms import Game
 
 
@@ -35,7 +35,7 @@ async def test_waits_are_bounded(start_server) -> None:
     room = await live.create_room("game")
     with pytest.raises(TimeoutError):
         await live.wait_for_message(room, "never", timeout=0.1)
-    assert room._observers == []
+    assert live.server.matchmaker.engines[room.room_id]._observers == []
 
 
 async def test_teardown_closes_clients_and_servers(start_server) -> None:
@@ -49,7 +49,7 @@ async def test_teardown_closes_clients_and_servers(start_server) -> None:
 
 def test_the_plugin_loads_from_its_entry_point(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_sample='''
-        from server import Room
+        from pyseus.server import Room
 
         class Echo(Room):
             def on_create(self, options):

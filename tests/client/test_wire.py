@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
-from client import Client, MatchMakeError
-from schema import Encoder, Reflection
-from server import protocol
+from pyseus.client import Client, MatchMakeError
+from pyseus.schema import Encoder, Reflection
+from pyseus import protocol
 from tests.client.rooms import Player, World
 
 

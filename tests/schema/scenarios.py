@@ -11,10 +11,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema
-from schema._encoder import _encode_value
-from schema._reader import Reader
-from schema._encoder import SchemaCore
+from pyseus.schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema
+from pyseus.schema._schema_core import SchemaCore
+from pyseus.schema.wire import Reader, encode_primitive
 from tests.dsl import PRIMITIVES, Interpreter, build_classes, scalar
 
 PRIMS = sorted(PRIMITIVES)
@@ -105,7 +104,7 @@ def dsl_scalar(name: str, v: Any) -> Any:
 
 def wire_roundtrip(name: str, v: Any) -> Any:
     """What a decoder reads back for primitive `v` of type `name`."""
-    return Reader(_encode_value(name, v)).primitive(CODES[name])
+    return Reader(encode_primitive(name, v)).primitive(CODES[name])
 
 
 def wire_json(obj: Any) -> Any:

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from schema import ArraySchema, Decoder, Encoder, MapSchema, Reflection, Schema, number, string
+from pyseus.schema import ArraySchema, Decoder, Encoder, MapSchema, Reflection, Schema, number, string
 
 
 class Player(Schema):

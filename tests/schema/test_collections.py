@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schema import (
+from pyseus.schema import (
     ArraySchema, CollectionSchema, Decoder, Encoder, MapSchema, Reflection, Schema, SetSchema, int32,
     number, string,
 )

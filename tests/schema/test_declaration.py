@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pytest
 
-from schema import (
+from pyseus.schema import (
     ArraySchema, Encoder, MapSchema, Schema, SchemaError, SetSchema, bigint64, biguint64, boolean,
     field, float32, float64, int8, int64, number, string, uint8, uint16, uint32, uint64,
 )

@@ -7,10 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schema import (
+from pyseus.schema import (
     ArraySchema, DecodeError, Decoder, Encoder, MapSchema, Reflection, Schema, SetSchema, number, string,
 )
-from schema.decoder import ADD, DELETE, Change
+from pyseus.schema import Change
+from pyseus.schema.wire import Operation
+
+ADD, DELETE = Operation.ADD, Operation.DELETE
 
 
 class Leaf(Schema):
@@ -173,7 +176,7 @@ def test_primitive_ops_are_reported_in_wire_order_with_previous_values() -> None
 def test_the_reader_never_reads_outside_its_bytes() -> None:
     import pickle
 
-    from schema._reader import Reader, apply_primitive_ops
+    from pyseus.schema._reader import Reader, apply_primitive_ops
 
     r = Reader(b"\x01\x02")
     for pos in (-1, 2, 10):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from schema import (
+from pyseus.schema import (
     ArraySchema, Decoder, EncodeError, Encoder, MapSchema, Reflection, Schema, float32, int8, int16,
     int32, number, string, uint8, uint16, uint32,
 )
-from schema._encoder import _encode_value
+from pyseus.schema.wire import encode_primitive
 
 
 class Vec(Schema):
@@ -165,7 +165,7 @@ def test_field_21_op_after_a_ref_add_gets_an_explicit_type_id() -> None:
     (2**60, "ca0000805d"), (3.0, "03"),
 ])
 def test_number_encoding(value, wire) -> None:
-    assert _encode_value("number", value).hex() == wire
+    assert encode_primitive("number", value).hex() == wire
 
 
 @pytest.mark.parametrize("type_name, value, wire", [
@@ -175,7 +175,7 @@ def test_number_encoding(value, wire) -> None:
     ("int64", 2**63 - 1, "ffffffffffffff7f"), ("bigint64", -2, "fe" + "ff" * 7), ("boolean", True, "01"),
 ])
 def test_primitive_encoding(type_name, value, wire) -> None:
-    assert _encode_value(type_name, value).hex() == wire
+    assert encode_primitive(type_name, value).hex() == wire
 
 
 class Widths(Schema):
@@ -206,6 +206,6 @@ def test_fixed_width_fields_keep_their_wire_bytes_at_assignment() -> None:
     full = enc.encode_all()
     expected = "".join(f"{0x80 | i:02x}{wire}" for i, (value, wire) in enumerate(WIDTH_EDGES.values()))
     assert patch.hex() == expected
-    assert full.hex() == "".join(f"{0x80 | i:02x}{_encode_value(t, v).hex()}" for i, (t, v) in enumerate(
+    assert full.hex() == "".join(f"{0x80 | i:02x}{encode_primitive(t, v).hex()}" for i, (t, v) in enumerate(
         zip(("int8", "uint8", "int16", "uint16", "int32", "uint32", "float32"),
             (v for v, _ in WIDTH_EDGES.values()))))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from schema import Decoder, Encoder, Reflection
+from pyseus.schema import Decoder, Encoder, Reflection
 from tests.node import NodeScript
 from tests.schema.scenarios import Driver, from_js, same_json, type_specs, wire_json
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from schema._context import type_ids
-from schema import (
+from pyseus.schema._context import type_ids
+from pyseus.schema import (
     ArraySchema, CollectionSchema, DecodeError, Decoder, Encoder, MapSchema, Reflection, Schema, SetSchema,
     float32, int64, number, string, uint8,
 )

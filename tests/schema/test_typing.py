@@ -2,6 +2,7 @@
 Schema classes get a keyword constructor (dataclass_transform)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,10 @@ from pathlib import Path
 SAMPLE = Path(__file__).parent / "typing_sample" / "game.py"
 
 
-def test_mypy_understands_the_public_api() -> None:
+def test_mypy_understands_the_public_api(source_view: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental", "--show-error-codes", str(SAMPLE)],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, env={**os.environ, "MYPYPATH": str(source_view)})
     lines = result.stdout.splitlines()
     revealed = [line.split("Revealed type is ")[1].strip('"').rsplit(".", 1)[-1]
                 for line in lines if "Revealed type" in line]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from schema import Decoder, Encoder, Reflection
+from pyseus.schema import Decoder, Encoder, Reflection
 from tests.dsl import Interpreter, build_classes, normalize_json
 
 VECTORS_FILE = Path(__file__).resolve().parents[1] / "vectors" / "schema-vectors.json"

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from server import Server
+from pyseus.server import Server
 from tests.node import AsyncNodeScript
 
 

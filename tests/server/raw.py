@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from server import protocol
+from pyseus import protocol
 
 
 class RawSocket:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server import Clock
+from pyseus.server import Clock
 from tests.server.conftest import eventually
 
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from server import Deferred, ReconnectionRejected
+from pyseus.server import Deferred, ReconnectionRejected
 
 
 async def test_resolve() -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from schema import ArraySchema, MapSchema, Reflection, Schema, field, float32, int32, string
-from server import Room, ServerError, protocol
+from pyseus.schema import ArraySchema, MapSchema, Reflection, Schema, field, float32, int32, string
+from pyseus import protocol
+from pyseus.server import Room, ServerError
 from tests.server.conftest import JSError, endpoint, eventually
 from tests.server.raw import join, open_socket, reserve
 
@@ -130,8 +131,8 @@ async def test_21_instance_auth_failure(start_server, js) -> None:
     seat = await reserve(endpoint(server), "joinOrCreate", "r")
     sock = await open_socket(endpoint(server), f"/p/{seat['room']['roomId']}", sessionId=seat["sessionId"])
     assert (await sock.next(protocol.ErrorMessage)).code == 4215 and await sock.closed() == 4002
-    room = server.matchmaker.rooms.get(seat["room"]["roomId"])
-    assert room is None or room._listing.clients == 0
+    engine = server.matchmaker.engines.get(seat["room"]["roomId"])
+    assert engine is None or engine.listing.clients == 0
 
 
 async def test_22_on_join_error_calls_on_leave(start_server, js) -> None:

@@ -41,7 +41,7 @@ async def test_bundled_server_demo_rooms_and_sigterm(js, loop: str) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "INFO",
+        sys.executable, "-m", "pyseus.server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "INFO",
         "--loop", loop,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})

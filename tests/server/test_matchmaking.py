@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server import Room, ServerError
+from pyseus.server import Room, ServerError
 from tests.server.conftest import JSError, endpoint
 
 

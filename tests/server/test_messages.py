@@ -5,8 +5,9 @@ import asyncio
 import datetime
 from typing import Any
 
-from schema import Schema, int32
-from server import Room, protocol
+from pyseus.schema import Schema, int32
+from pyseus import protocol
+from pyseus.server import Room
 from tests.server.conftest import endpoint, eventually
 from tests.server.raw import join
 

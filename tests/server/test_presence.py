@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server import LocalPresence, Presence
+from pyseus.server import LocalPresence, Presence
 
 
 @pytest.fixture(params=[LocalPresence])

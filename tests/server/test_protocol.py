@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server import CloseCode, ErrorCode, protocol
-from server._msgpack import MessagePackError
+from pyseus import protocol
+
+from pyseus.server import CloseCode, ErrorCode
+from pyseus.protocol import MessagePackError
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -129,4 +131,5 @@ def test_bad_frames_and_types() -> None:
 def test_code_tables_use_the_reference_names() -> None:
     assert CloseCode.CONSENTED == 4000 and CloseCode.WITH_ERROR == 4002 and CloseCode.DEVMODE_RESTART == 4010
     assert ErrorCode.MATCHMAKE_INVALID_ROOM_ID == 4212 and ErrorCode.INVALID_PAYLOAD == 4217
-    assert [c.value for c in ErrorCode] == list(range(4210, 4218))
+    assert [c.value for c in ErrorCode if c] == list(range(4210, 4218))
+    assert ErrorCode.SEAT_RESERVATION_EXPIRED == 0     # an undefined code in the reference

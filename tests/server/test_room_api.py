@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from schema import Decoder, MapSchema, Schema, float32, int32, string
-from server import Client, ClientList, ReconnectionRejected, Room, ServerError, protocol
-from server.room import seat_reservation_time_from_env
+from pyseus.schema import Decoder, MapSchema, Schema, float32, int32, string
+from pyseus import protocol
+from pyseus.server import Client, ClientList, ReconnectionRejected, Room, ServerError
+from pyseus.server.room import seat_reservation_time_from_env
 from tests.server.conftest import endpoint, eventually
 from tests.server.raw import join, open_socket, reserve
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from server import Room, protocol
-from server import transport as transport_module
+from pyseus import protocol
+
+from pyseus.server import Room
+from pyseus.server import transport_aiohttp as transport_module
 from tests.server.conftest import endpoint, eventually
 from tests.server.raw import join, reserve
 

@@ -1,5 +1,5 @@
 # Checked by mypy in tests/schema/test_typing.py: how the public API looks to a type checker.
-from schema import ArraySchema, Encoder, MapSchema, Schema, field, float32, string, uint8
+from pyseus.schema import ArraySchema, Encoder, MapSchema, Schema, field, float32, string, uint8
 
 
 class Player(Schema):

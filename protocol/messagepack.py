@@ -20,6 +20,8 @@ from typing import Any
 
 import msgpack
 
+from .errors import MessagePackError
+
 __all__ = ["unpack", "pack", "MessagePackError"]
 
 _MAX_DEPTH = 64
@@ -29,10 +31,6 @@ _BE = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I"), 8
 _BE_SIGNED = {1: struct.Struct(">b"), 2: struct.Struct(">h"), 4: struct.Struct(">i"), 8: struct.Struct(">q")}
 _F32 = struct.Struct(">f")
 _F64 = struct.Struct(">d")
-
-
-class MessagePackError(ValueError):
-    """The payload is not valid (msgpackr-flavoured) MessagePack."""
 
 
 class _Unpacker:

@@ -1,77 +1,31 @@
-"""The Colyseus 0.16 room protocol, sans I/O: bytes in, messages out, and back.
+"""The frames of the Colyseus room protocol, sans I/O: bytes in, messages out, and back.
 
-Shared by the server and the Python client so that framing exists once. Every
-WebSocket frame is binary and starts with a protocol code. Message types and
-ERROR fields use the schema package's own small codec (msgpack-like prefixes,
-little-endian values); message payloads are MessagePack.
+Every WebSocket frame is binary and starts with a ``Protocol`` code. Message
+types and ERROR fields use the schema's small codec (msgpack-like prefixes,
+little-endian bodies: ``pyseus.schema.wire``); message payloads are MessagePack
+(``messagepack``). The server builds what clients parse and parses what they
+build; the Python client does the reverse with the same functions.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, Union
 
-from schema._encoder import _encode_value
-from schema._reader import Reader
-from schema.errors import DecodeError
+from pyseus.schema.errors import DecodeError
+from pyseus.schema.wire import Reader, encode_primitive
 
-from . import _msgpack
+from . import messagepack
+from .codes import Protocol
+from .errors import MessagePackError, ProtocolError
 
 __all__ = [
-    "Protocol", "CloseCode", "ErrorCode", "ProtocolError", "MessageType",
-    "JoinRoom", "JoinAck", "ErrorMessage", "LeaveRoom", "RoomData", "RoomDataBytes", "RoomState", "RoomPatch",
+    "MessageType", "JoinRoom", "JoinAck", "ErrorMessage", "LeaveRoom", "RoomData", "RoomDataBytes",
+    "RoomState", "RoomPatch", "ClientFrame", "ServerFrame",
     "join_room", "join_ack", "error", "leave_room", "room_data", "room_data_bytes", "room_state", "room_patch",
-    "parse_client_frame", "parse_server_frame", "ServerFrame", "encode_type", "pack", "unpack",
+    "encode_type", "parse_client_frame", "parse_server_frame",
 ]
 
 MessageType = Union[str, int]
-
-
-class Protocol(IntEnum):
-    """Protocol codes: the first byte of every frame."""
-    HANDSHAKE = 9
-    JOIN_ROOM = 10
-    ERROR = 11
-    LEAVE_ROOM = 12
-    ROOM_DATA = 13
-    ROOM_STATE = 14
-    ROOM_STATE_PATCH = 15
-    ROOM_DATA_SCHEMA = 16
-    ROOM_DATA_BYTES = 17
-
-
-class CloseCode(IntEnum):
-    """WebSocket close codes of a 0.16 server."""
-    NORMAL_CLOSURE = 1000
-    GOING_AWAY = 1001
-    NO_STATUS = 1005
-    ABNORMAL_CLOSURE = 1006
-    MESSAGE_TOO_BIG = 1009
-    CONSENTED = 4000
-    WITH_ERROR = 4002
-    DEVMODE_RESTART = 4010
-    SERVER_DISCONNECT = 4201
-    TOO_MANY_CLIENTS = 4202
-
-
-class ErrorCode(IntEnum):
-    """Error codes of ERROR frames and of matchmaking responses."""
-    MATCHMAKE_NO_HANDLER = 4210
-    MATCHMAKE_INVALID_CRITERIA = 4211
-    MATCHMAKE_INVALID_ROOM_ID = 4212
-    MATCHMAKE_UNHANDLED = 4213
-    MATCHMAKE_EXPIRED = 4214
-    AUTH_FAILED = 4215
-    APPLICATION_ERROR = 4216
-    INVALID_PAYLOAD = 4217
-
-
-class ProtocolError(ValueError):
-    """A frame that does not follow the protocol."""
-
-
-pack = _msgpack.pack
-unpack = _msgpack.unpack
 
 
 # ---------------------------------------------------------------- messages
@@ -91,6 +45,7 @@ class JoinAck:
 
 @dataclass(frozen=True)
 class ErrorMessage:
+    """Server -> client: an error code and its text."""
     code: int
     message: str
 
@@ -106,22 +61,19 @@ class RoomData:
     type: MessageType
     payload: bytes
 
-    @property
-    def has_message(self) -> bool:
-        return bool(self.payload)
-
     def message(self) -> Any:
         """The decoded payload (None when there is none); raises ProtocolError."""
         if not self.payload:
             return None
         try:
-            return unpack(self.payload)
-        except _msgpack.MessagePackError as e:
+            return messagepack.unpack(self.payload)
+        except MessagePackError as e:
             raise ProtocolError(f"undecodable payload of message {self.type!r}: {e}") from None
 
 
 @dataclass(frozen=True)
 class RoomDataBytes:
+    """A message of raw bytes."""
     type: MessageType
     data: bytes
 
@@ -138,6 +90,10 @@ class RoomPatch:
     data: bytes
 
 
+ClientFrame = Union[JoinAck, LeaveRoom, RoomData, RoomDataBytes]
+ServerFrame = Union[JoinRoom, ErrorMessage, RoomData, RoomDataBytes, RoomState, RoomPatch]
+
+
 # ---------------------------------------------------------------- building
 
 def encode_type(type: MessageType) -> bytes:
@@ -145,10 +101,10 @@ def encode_type(type: MessageType) -> bytes:
     if isinstance(type, str):
         if not type:
             raise ValueError("the empty string cannot be a message type (clients read it as a number)")
-        return _encode_value("string", type)
+        return encode_primitive("string", type)
     if isinstance(type, bool) or not isinstance(type, int):
         raise TypeError(f"a message type is a str or an int, got {type.__class__.__name__}")
-    return _encode_value("number", type)
+    return encode_primitive("number", type)
 
 
 def join_room(reconnection_token: str, serializer: str, handshake: bytes = b"") -> bytes:
@@ -168,13 +124,13 @@ def leave_room() -> bytes:
 
 
 def error(code: int, message: str = "") -> bytes:
-    return bytes([Protocol.ERROR]) + _encode_value("number", int(code)) + _encode_value("string", message)
+    return bytes([Protocol.ERROR]) + encode_primitive("number", int(code)) + encode_primitive("string", message)
 
 
 def room_data(type: MessageType, message: Any = None) -> bytes:
     """ROOM_DATA; no payload when ``message`` is None."""
     frame = bytes([Protocol.ROOM_DATA]) + encode_type(type)
-    return frame if message is None else frame + pack(message)
+    return frame if message is None else frame + messagepack.pack(message)
 
 
 def room_data_bytes(type: MessageType, data: bytes) -> bytes:
@@ -194,12 +150,9 @@ def room_patch(patch: bytes) -> bytes:
 def _read_type(r: Reader) -> MessageType:
     # A string when the prefix is a1..bf or d9/da/db (not a0: "" is not a type).
     p = r.peek()
-    try:
-        if 0xA1 <= p <= 0xBF or p in (0xD9, 0xDA, 0xDB):
-            return r.string()
-        value = r.number()
-    except DecodeError as e:
-        raise ProtocolError(f"invalid message type: {e}") from None
+    if 0xA1 <= p <= 0xBF or p in (0xD9, 0xDA, 0xDB):
+        return r.string()
+    value = r.number()
     if isinstance(value, float):
         if not value.is_integer():
             raise ProtocolError(f"invalid message type {value!r}")
@@ -207,24 +160,30 @@ def _read_type(r: Reader) -> MessageType:
     return value
 
 
-def parse_client_frame(data: bytes) -> JoinAck | LeaveRoom | RoomData | RoomDataBytes | None:
+def _room_data(code: int, data: bytes) -> RoomData | RoomDataBytes:
+    # ROOM_DATA and ROOM_DATA_BYTES read the same in both directions
+    r = Reader(data, 1)
+    type = _read_type(r)
+    rest = data[r.pos:]
+    return RoomData(type, rest) if code == Protocol.ROOM_DATA else RoomDataBytes(type, rest)
+
+
+def parse_client_frame(data: bytes) -> ClientFrame | None:
     """A frame from a client; None for codes the server ignores (as the reference does)."""
     if not data:
         raise ProtocolError("empty frame")
+    data = bytes(data)
     code = data[0]
-    if code == Protocol.JOIN_ROOM:
-        return JoinAck()
-    if code == Protocol.LEAVE_ROOM:
-        return LeaveRoom()
-    if code == Protocol.ROOM_DATA or code == Protocol.ROOM_DATA_BYTES:
-        r = Reader(bytes(data), 1)
-        type = _read_type(r)
-        rest = bytes(data[r.pos:])
-        return RoomData(type, rest) if code == Protocol.ROOM_DATA else RoomDataBytes(type, rest)
+    try:
+        if code == Protocol.JOIN_ROOM:
+            return JoinAck()
+        if code == Protocol.LEAVE_ROOM:
+            return LeaveRoom()
+        if code == Protocol.ROOM_DATA or code == Protocol.ROOM_DATA_BYTES:
+            return _room_data(code, data)
+    except (DecodeError, ValueError, OverflowError) as e:
+        raise ProtocolError(f"malformed frame (code {code}): {e}") from None
     return None
-
-
-ServerFrame = Union[JoinRoom, ErrorMessage, RoomData, RoomDataBytes, RoomState, RoomPatch]
 
 
 def parse_server_frame(data: bytes) -> ServerFrame | None:
@@ -252,10 +211,7 @@ def parse_server_frame(data: bytes) -> ServerFrame | None:
         if code == Protocol.ROOM_STATE_PATCH:
             return RoomPatch(data[1:])
         if code == Protocol.ROOM_DATA or code == Protocol.ROOM_DATA_BYTES:
-            r = Reader(data, 1)
-            type = _read_type(r)
-            rest = data[r.pos:]
-            return RoomData(type, rest) if code == Protocol.ROOM_DATA else RoomDataBytes(type, rest)
+            return _room_data(code, data)
     except (IndexError, UnicodeDecodeError, DecodeError, ValueError, OverflowError) as e:
         raise ProtocolError(f"malformed frame (code {code}): {e}") from None
     return None

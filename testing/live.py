@@ -1,7 +1,7 @@
-"""Helpers for testing rooms: a live server on 127.0.0.1 and clients connected to it.
+"""A live server on 127.0.0.1 and clients connected to it, for testing rooms.
 
-The pytest plugin (``client.pytest_plugin``, loaded automatically once the
-package is installed) hands these out through the ``start_server`` fixture::
+The pytest plugin (``pyseus.testing.pytest_plugin``, loaded automatically once
+the package is installed) hands these out through the ``start_server`` fixture::
 
     async def test_move(start_server):
         live = await start_server({"arena": Arena})
@@ -20,13 +20,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from server import Room as ServerRoom
-from server import Server
-from server.client import Client as ServerClient
-from server.protocol import MessageType
-
-from .client import Client
-from .room import Room
+from pyseus.client import Client, Room
+from pyseus.protocol import MessageType
+from pyseus.server import Client as ServerClient
+from pyseus.server import Room as ServerRoom
+from pyseus.server import Server
 
 __all__ = ["LiveServer", "RoomSpec"]
 
@@ -79,10 +77,11 @@ class LiveServer:
         return await self.server.create_room(name, options)
 
     async def connect_to(self, room: ServerRoom[Any], options: dict[str, Any] | None = None, *,
-                         state_cls: type[Any] | None = None) -> Room[Any]:
-        """Join ``room`` with a new connection of ``sdk``; returns the client's Room once
-        the server has sent the full state."""
-        joined = await self.sdk.join_by_id(room.room_id, options, state_cls=state_cls)
+                         state_cls: type[Any] | None = None, auth_token: str | None = None) -> Room[Any]:
+        """Join ``room`` with a new connection (of ``sdk``, or of a new client carrying
+        ``auth_token``); returns the client's Room once the server has sent the full state."""
+        client = self.sdk if auth_token is None else self.new_client(auth_token=auth_token)
+        joined = await client.join_by_id(room.room_id, options, state_cls=state_cls)
         if joined.serializer_id == "schema" and joined.stats.states == 0:
             await joined.wait_for_next_patch()
         return joined
@@ -114,12 +113,12 @@ class LiveServer:
                 if value is not None:
                     found.set_result(value)
 
-        room._observers.append(observer)
+        remove = self.server.matchmaker.engines[room.room_id].observe(observer)
         try:
             async with asyncio.timeout(timeout):
                 return await found
         finally:
-            room._observers.remove(observer)
+            remove()
 
     async def shutdown(self, timeout: float = 15.0) -> None:
         """Close the clients, then shut the server down (awaiting every hook)."""

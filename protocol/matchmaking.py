@@ -1,0 +1,126 @@
+"""The JSON of HTTP matchmaking: room listings, seat reservations and errors.
+
+A ``RoomListing`` is the public description of a room: what the room list
+shows and what a seat reservation carries. A ``SeatReservation`` is the answer
+to a successful matchmaking request: the room to connect to and the session id
+to claim there. Failures answer ``{"code": <ErrorCode>, "error": <text>}``.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ProtocolError
+
+__all__ = ["RoomListing", "SeatReservation", "error_body", "new_id", "is_id"]
+
+# Room ids, session ids, process ids and reconnection tokens: clients put them in
+# URLs unescaped and split "<roomId>:<token>" on the colon.
+_ID_ALPHABET = string.ascii_letters + string.digits + "_-"
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def new_id(length: int = 9) -> str:
+    """A random id from the URL-safe alphabet clients expect."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` can serve as an id on the wire (1-128 URL-safe characters)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass
+class RoomListing:
+    """One room as matchmaking lists it."""
+    room_id: str
+    name: str
+    process_id: str
+    clients: int = 0
+    max_clients: int | None = None
+    locked: bool = False
+    private: bool = False
+    unlisted: bool = False
+    created_at: datetime.datetime = field(default_factory=_now)
+    metadata: dict[str, Any] | None = None
+    public_address: str | None = None
+    filters: dict[str, Any] = field(default_factory=dict)   # the filter_by values it was created with
+
+    def to_json(self) -> dict[str, Any]:
+        """The listing as the reference serializes it (camelCase, maxClients null when unlimited)."""
+        out: dict[str, Any] = {
+            "clients": self.clients,
+            "locked": self.locked,
+            "private": self.private,
+            "maxClients": self.max_clients,
+            "unlisted": self.unlisted,
+            "createdAt": self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "name": self.name,
+            "processId": self.process_id,
+        }
+        if self.public_address:
+            out["publicAddress"] = self.public_address
+        if self.metadata is not None:
+            out["metadata"] = self.metadata
+        out.update(self.filters)
+        out["roomId"] = self.room_id
+        return out
+
+    def field(self, name: str) -> Any:
+        """A listing field by its JSON name (for filters and sorting)."""
+        json_names = {"clients": self.clients, "locked": self.locked, "private": self.private,
+                      "maxClients": self.max_clients, "unlisted": self.unlisted, "name": self.name,
+                      "roomId": self.room_id, "processId": self.process_id, "createdAt": self.created_at}
+        if name in json_names:
+            return json_names[name]
+        if name in self.filters:
+            return self.filters[name]
+        return (self.metadata or {}).get(name)
+
+
+@dataclass(frozen=True)
+class SeatReservation:
+    """A seat in a room: where to open the WebSocket, and the session id to claim."""
+    name: str
+    room_id: str
+    process_id: str
+    session_id: str
+    public_address: str | None = None
+    dev_mode: bool = False
+    reconnection_token: str | None = None     # the client adds it when it reconnects
+
+    @classmethod
+    def for_room(cls, listing: RoomListing, session_id: str, *, dev_mode: bool = False) -> SeatReservation:
+        return cls(listing.name, listing.room_id, listing.process_id, session_id, listing.public_address, dev_mode)
+
+    def to_json(self, listing: RoomListing) -> dict[str, Any]:
+        """The 0.16 answer: the whole listing under ``room``, and the session id."""
+        out: dict[str, Any] = {"room": listing.to_json(), "sessionId": self.session_id}
+        if self.dev_mode:
+            out["devMode"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> SeatReservation:
+        """Read a server's answer, with the room under ``room`` (0.16) or flat (0.17+)."""
+        try:
+            room = data["room"] if isinstance(data.get("room"), dict) else data
+            public_address = room.get("publicAddress")
+            return cls(str(room["name"]), str(room["roomId"]), str(room["processId"]), str(data["sessionId"]),
+                       str(public_address) if public_address else None, data.get("devMode") is True,
+                       data.get("reconnectionToken"))
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ProtocolError(f"malformed seat reservation: {e!r}") from None
+
+
+def error_body(code: int, message: str) -> dict[str, Any]:
+    """The body of a matchmaking failure."""
+    return {"code": int(code), "error": message}

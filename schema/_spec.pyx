@@ -1,0 +1,3 @@
+# cython: language_level=3
+"""Wire constants of @colyseus/schema (declared in _spec.pxd): ``Operation``,
+``Marker`` and ``TypeCode``."""

@@ -1,0 +1,493 @@
+"""The engine of one room: its lifecycle, its clients, its seats, its patches.
+
+A ``RoomEngine`` runs one application ``Room``. It is the room's ``RoomHost``
+(what the room's public methods ask for), and the named API through which the
+matchmaker (``create``, ``start``, ``reserve_seat``, ``shutdown``...) and the
+socket sessions (``claim_seat``, ``seat``, ``acknowledge``, ``dispatch``,
+``leave``...) drive it. The room's lifecycle is one explicit state::
+
+    CREATING --on_create returned--> RUNNING --disconnect, or empty--> DISPOSING --> DISPOSED
+    CREATING --on_create failed--> DISPOSED
+
+Whether the room is locked is separate: locked by hand, or full.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pyseus import protocol
+from pyseus._callbacks import Tasks, fire, invoke, remover
+from pyseus.protocol import CloseCode, ErrorCode, RoomListing, new_id
+from pyseus.schema import Encoder, Reflection, Schema
+
+from .client import Client, ClientList, ClientState
+from .clock import Clock
+from .deferred import Deferred
+from .errors import ServerError
+from .presence import Presence
+from .room import Room
+from .seats import Reservation, Seats
+from .ticker import Ticker
+from .transport import Connection
+
+__all__ = ["RoomEngine", "RoomPhase", "RoomRegistry"]
+
+log = logging.getLogger("pyseus.server.room")
+
+
+class RoomPhase(enum.Enum):
+    CREATING = "creating"        # on_create is running
+    RUNNING = "running"
+    DISPOSING = "disposing"      # disconnecting its clients, running on_dispose
+    DISPOSED = "disposed"
+
+
+_TRANSITIONS = {
+    RoomPhase.CREATING: {RoomPhase.RUNNING, RoomPhase.DISPOSED},
+    RoomPhase.RUNNING: {RoomPhase.DISPOSING},
+    RoomPhase.DISPOSING: {RoomPhase.DISPOSED},
+    RoomPhase.DISPOSED: set(),
+}
+
+
+class RoomRegistry(Protocol):
+    """What an engine needs from the matchmaker that created it."""
+
+    async def save_listing(self, listing: RoomListing) -> None:
+        """Store the listing's current values."""
+
+    async def unregister(self, engine: RoomEngine) -> None:
+        """The room is going away: no more seats in it, and no listing."""
+
+
+class RoomEngine:
+    """Runs one ``Room`` (see the module documentation)."""
+
+    def __init__(self, room: Room[Any], name: str, registry: RoomRegistry, presence: Presence, *,
+                 process_id: str, public_address: str | None = None, filters: dict[str, Any] | None = None,
+                 dev_mode: bool = False) -> None:
+        self.room = room
+        self.room_id = new_id()
+        self.room_name = name
+        self.presence = presence
+        self.dev_mode = dev_mode
+        self.phase = RoomPhase.CREATING
+        self.listing = RoomListing(room_id=self.room_id, name=name, process_id=process_id,
+                                   public_address=public_address, filters=dict(filters or {}))
+        self.tasks = Tasks(self.report)
+        self._registry = registry
+        self._clients: list[Client] = []
+        self._client_list = ClientList(self._clients)
+        self._seats = Seats(self._seats_changed)
+        self._encoder: Encoder | None = None
+        self._handshake = b""
+        self._full_cache: bytes | None = None
+        # (one client, or None for everyone but the excluded ones; frame; excluded)
+        self._after_patch: list[tuple[Client | None, bytes, frozenset[Client]]] = []
+        self._leaving = 0
+        self._no_leaves = asyncio.Event()      # set while no on_leave is running
+        self._no_leaves.set()
+        self._disposed = asyncio.Event()
+        self._observers: list[Callable[..., None]] = []
+        self._clock = Clock(on_error=lambda e: self.report(e, "clock callback"))
+        self._ticker = Ticker(self._simulate, self.broadcast_patch, self.tasks.spawn, self.report)
+        room._host = self
+
+    def __repr__(self) -> str:
+        return f"<RoomEngine {self.room_id} ({self.room_name}) {self.phase.value}>"
+
+    def _to(self, phase: RoomPhase) -> None:
+        if phase not in _TRANSITIONS[self.phase]:
+            raise RuntimeError(f"room {self.room_id}: {self.phase.value} -> {phase.value} is not a valid transition")
+        self.phase = phase
+
+    # ================================================================ RoomHost
+
+    @property
+    def creating(self) -> bool:
+        return self.phase is RoomPhase.CREATING
+
+    @property
+    def clients(self) -> ClientList:
+        return self._client_list
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def locked(self) -> bool:
+        return self.room._locked_by_hand or self._full()
+
+    def use_state(self, state: Schema) -> None:
+        if self._clients:
+            raise RuntimeError("set_state() after clients joined: they would keep the old types")
+        if self._encoder is not None:
+            self._encoder.close()
+        self._encoder = Encoder(state)
+        self._handshake = Reflection.encode(state)
+        self._full_cache = None
+
+    def reschedule(self) -> None:
+        simulation = self.room._simulation
+        self._clock.drive(simulation is not None)
+        if self.phase is RoomPhase.RUNNING:
+            self._ticker.start(simulation[1] if simulation is not None else None, self.room._patch_rate)
+
+    def broadcast_patch(self) -> bool:
+        sent = False
+        try:
+            if type(self.room).on_before_patch is not Room.on_before_patch:
+                self.room.on_before_patch(self.room._state)
+            sent = self._send_patch()
+        finally:
+            self._deliver_after_patch()
+        return sent
+
+    def broadcast(self, frame: bytes, excluded: frozenset[Client], after_next_patch: bool) -> None:
+        if after_next_patch:
+            self._after_patch.append((None, frame, excluded))
+            return
+        for c in list(self._clients):
+            if c not in excluded:
+                c.enqueue(frame)
+
+    def send_after_patch(self, client: Client, frame: bytes) -> None:
+        self._after_patch.append((client, frame, frozenset()))
+
+    def listing_changed(self) -> None:
+        listing = self.listing
+        listing.clients = self._seats_taken()
+        listing.max_clients = self.room.max_clients
+        listing.locked = self.locked
+        listing.private = self.room._private
+        listing.metadata = dict(self.room._metadata) if self.room._metadata else None
+        if self.phase is RoomPhase.RUNNING:
+            self.tasks.spawn(self._registry.save_listing(listing), "saving the listing")
+
+    def allow_reconnection(self, client: Client, seconds: float | str) -> Deferred[Client]:
+        if self.phase is not RoomPhase.RUNNING:
+            deferred: Deferred[Client] = Deferred()
+            deferred.reject("disposing")
+            return deferred
+        return self._seats.hold(client, seconds)
+
+    async def disconnect(self, close_code: int) -> None:
+        if self.phase is RoomPhase.CREATING:
+            raise RuntimeError("disconnect() cannot be called from on_create (raise an error instead)")
+        if self.phase is not RoomPhase.RUNNING:
+            await self._disposed.wait()
+            return
+        self._to(RoomPhase.DISPOSING)
+        await self._registry.unregister(self)
+        self._seats.release_all("disconnecting")
+        await asyncio.gather(*(self._kick(c, close_code) for c in list(self._clients)))
+        await self._no_leaves.wait()
+        await self._dispose()
+
+    # ================================================================ for the matchmaker
+
+    async def create(self, options: dict[str, Any]) -> None:
+        """Run ``on_create``; raises ServerError when it fails (the room is then gone)."""
+        try:
+            await invoke(self.room.on_create, options)
+        except ServerError:
+            self.abandon()
+            raise
+        except Exception as e:
+            self.report(e, "on_create")
+            self.abandon()
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, str(e)) from None
+        self.listing.room_id = self.room_id
+
+    def start(self) -> None:
+        """The room is registered: start its loops and publish its listing."""
+        self._to(RoomPhase.RUNNING)
+        self.reschedule()
+        self.listing_changed()
+        log.info("room %s (%s) created", self.room_id, self.room_name)
+
+    def abandon(self) -> None:
+        """``on_create`` failed, or the room could not be registered: it never existed for anyone."""
+        self._to(RoomPhase.DISPOSED)
+        self._stop_loops()
+        if self._encoder is not None:
+            self._encoder.close()
+        self._disposed.set()
+
+    @property
+    def available(self) -> bool:
+        """Open to join and join_or_create: running, unlocked, public."""
+        return self.phase is RoomPhase.RUNNING and not self.locked and not self.room._private
+
+    @property
+    def running(self) -> bool:
+        return self.phase is RoomPhase.RUNNING
+
+    def reserve_seat(self, session_id: str, options: dict[str, Any], token: str | None) -> bool:
+        """Hold a seat for ``session_id`` (False when the room is full or going away)."""
+        if self.phase is not RoomPhase.RUNNING or self._full():
+            return False
+        self._seats.reserve(session_id, options, token, self.room._seat_reservation_time)
+        return True
+
+    def check_reconnection_token(self, token: str) -> str | None:
+        """The HTTP step of a reconnection: the session id waiting on ``token``, if any."""
+        return self._seats.check_token(token)
+
+    async def shutdown(self) -> None:
+        """The server stops: lock, run ``on_before_shutdown``, and make sure the room goes."""
+        self.room.lock()
+        try:
+            await self.room.on_before_shutdown()
+        except Exception as e:
+            self.report(e, "on_before_shutdown")
+        if not self._disposed.is_set():
+            await self.disconnect(CloseCode.CONSENTED)
+
+    async def wait_disposed(self) -> None:
+        await self._disposed.wait()
+
+    # ================================================================ for socket sessions
+
+    @property
+    def serializer(self) -> str:
+        return "schema" if self._encoder is not None else "none"
+
+    @property
+    def handshake(self) -> bytes:
+        return self._handshake
+
+    def claim_seat(self, session_id: str) -> Reservation | None:
+        """The reservation a socket comes to claim (None: none, expired, or the room is going)."""
+        if self.phase is not RoomPhase.RUNNING:
+            return None
+        return self._seats.claim(session_id)
+
+    def seat(self, conn: Connection, session_id: str) -> Client:
+        """A client takes its claimed seat (JOINING, with a fresh reconnection token)."""
+        client = Client(session_id, self, conn)
+        client.reconnection_token = new_id()
+        self._clients.append(client)
+        return client
+
+    def refuse(self, client: Client, code: int | None, message: str) -> None:
+        """Turn a joining client away (an ERROR then close 4002; nothing when ``code`` is None)."""
+        conn = client.connection
+        self._remove(client)
+        client.transition(ClientState.GONE)
+        if conn is not None and conn.open and code is not None:
+            conn.send(protocol.error(code, message))
+            conn.close(CloseCode.WITH_ERROR)
+        self.listing_changed()
+        self._maybe_dispose()
+
+    def joined(self, client: Client) -> None:
+        """``on_join`` accepted the client (its JOIN_ROOM is on its way)."""
+        log.info("room %s (%s): %s joined", self.room_id, self.room_name, client.session_id)
+
+    def reconnect(self, conn: Connection, session_id: str, token: str) -> Client | None:
+        """A socket with a reconnection token takes a dropped client's seat back."""
+        if self.phase is not RoomPhase.RUNNING:
+            return None
+        pending = self._seats.claim_reconnection(session_id, token)
+        if pending is None:
+            return None
+        client = pending.client
+        client.reconnected(conn)
+        client.reconnection_token = new_id()
+        self._clients.append(client)
+        self.listing_changed()
+        pending.deferred.resolve(client)
+        log.info("room %s (%s): %s reconnected", self.room_id, self.room_name, session_id)
+        return client
+
+    def acknowledge(self, client: Client) -> None:
+        """The client acknowledged JOIN_ROOM: send the full state, then what was queued."""
+        if client.state is not ClientState.JOINING:
+            return   # a second ack is ignored
+        client.was_joined = True
+        if self._encoder is not None:
+            # The full state includes the pending changes: send those to the others
+            # first, so that no client gets them twice.
+            if self._encoder.has_changes:
+                self._send_patch(exclude=client)
+            client.transition(ClientState.JOINED)
+            client.send_frame(protocol.room_state(self._full_state()))
+        else:
+            client.transition(ClientState.JOINED)
+        client.flush_queue()
+
+    def dispatch(self, client: Client, frame: protocol.RoomData | protocol.RoomDataBytes) -> None:
+        """A message from ``client`` to the room's handlers."""
+        try:
+            message = frame.message() if isinstance(frame, protocol.RoomData) else frame.data
+        except protocol.ProtocolError as e:
+            log.info("room %s: %s sent %s", self.room_id, client.session_id, e)
+            client.leave(CloseCode.WITH_ERROR)
+            return
+        handlers = self.room._handlers
+        handler = handlers.get(str(frame.type))
+        args: tuple[Any, ...]
+        if handler is not None:
+            callback = handler.callback
+            if handler.validate is not None:
+                try:
+                    message = handler.validate(message)
+                except Exception as e:
+                    log.info("room %s: message %r from %s failed validation: %s",
+                             self.room_id, frame.type, client.session_id, e)
+                    client.leave(CloseCode.WITH_ERROR)
+                    return
+            args = (client, message)
+        elif "*" in handlers:
+            callback = handlers["*"].callback
+            args = (client, frame.type, message)
+        else:
+            reason = f'room onMessage for "{frame.type}" not registered.'
+            log.warning("room %s (%s): %s sent a message of unknown type %r", self.room_id, self.room_name,
+                        client.session_id, frame.type)
+            if self.dev_mode:
+                client.error(ErrorCode.INVALID_PAYLOAD, reason)
+            else:
+                client.leave(CloseCode.WITH_ERROR, reason)
+            return
+        self._notify("message", client, frame.type, message)
+        fire(callback, *args, tasks=self.tasks, what=f"message {frame.type!r} handler")
+
+    async def leave(self, client: Client, consented: bool) -> None:
+        """The client is leaving: ``on_leave`` runs, then the room may dispose itself."""
+        client.transition(ClientState.LEAVING)
+        self._remove(client)
+        self._leaving += 1
+        self._no_leaves.clear()
+        log.info("room %s (%s): %s left (%s)", self.room_id, self.room_name, client.session_id,
+                 "consented" if consented else "not consented")
+        try:
+            await invoke(self.room.on_leave, client, consented)
+        except Exception as e:
+            if not isinstance(e, asyncio.CancelledError):
+                self.report(e, "on_leave")
+        finally:
+            self._leaving -= 1
+            if not self._leaving:
+                self._no_leaves.set()
+            if client.state is ClientState.LEAVING:
+                client.transition(ClientState.GONE)
+            self.listing_changed()
+            self._maybe_dispose()
+
+    # ================================================================ observing (pyseus.testing)
+
+    def observe(self, observer: Callable[..., None]) -> Callable[[], None]:
+        """``observer(event, *args)`` for what the room does: ``"message"`` (client, type,
+        message), ``"patch"`` (bytes), ``"tick"`` (delta ms). Returns its remover."""
+        self._observers.append(observer)
+        return remover(self._observers, observer)
+
+    def _notify(self, event: str, *args: Any) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(event, *args)
+            except Exception as e:
+                self.report(e, "observer")
+
+    # ================================================================ internals
+
+    def report(self, e: BaseException, where: str = "callback") -> None:
+        """Log an exception of the room's code (it stays in the room)."""
+        log.error("room %s (%s): %s raised %s", self.room_id, self.room_name, where, type(e).__name__,
+                  exc_info=(type(e), e, e.__traceback__))
+
+    def _seats_taken(self) -> int:
+        return len(self._clients) + len(self._seats)
+
+    def _full(self) -> bool:
+        max_clients = self.room.max_clients
+        return max_clients is not None and self._seats_taken() >= max_clients
+
+    def _seats_changed(self) -> None:
+        self.listing_changed()
+        self._maybe_dispose()
+
+    def _remove(self, client: Client) -> None:
+        if client in self._clients:
+            self._clients.remove(client)
+
+    async def _simulate(self) -> None:
+        simulation = self.room._simulation
+        if simulation is None:
+            return
+        self._clock.tick()
+        await invoke(simulation[0], self._clock.delta_time)
+        self._notify("tick", self._clock.delta_time)
+
+    def _send_patch(self, exclude: Client | None = None) -> bool:
+        encoder = self._encoder
+        if encoder is None:
+            return False
+        joined = [c for c in self._clients if c.state is ClientState.JOINED and c is not exclude]
+        if not joined:
+            encoder.discard()
+            self._full_cache = None
+            return False
+        patch = encoder.encode()
+        if not patch:
+            return False
+        self._full_cache = None
+        frame = protocol.room_patch(patch)
+        for c in joined:
+            c.send_frame(frame)
+        self._notify("patch", patch)
+        return True
+
+    def _deliver_after_patch(self) -> None:
+        queued, self._after_patch = self._after_patch, []
+        for target, frame, excluded in queued:
+            for c in [target] if target is not None else list(self._clients):
+                if c not in excluded:
+                    c.enqueue(frame)     # still queued for a client that is joining
+
+    def _full_state(self) -> bytes:
+        assert self._encoder is not None
+        if self._full_cache is None or self._encoder.has_changes:
+            self._full_cache = self._encoder.encode_all()
+        return self._full_cache
+
+    async def _kick(self, client: Client, close_code: int) -> None:
+        conn = client.connection
+        if client.state in (ClientState.JOINING, ClientState.JOINED):
+            await self.leave(client, consented=close_code == CloseCode.CONSENTED)
+        if conn is not None:
+            conn.close(close_code)
+
+    def _maybe_dispose(self) -> None:
+        if (self.room.auto_dispose and self.phase is RoomPhase.RUNNING and not self._clients
+                and not len(self._seats) and not self._leaving):
+            self._to(RoomPhase.DISPOSING)
+            self.tasks.spawn(self._dispose(), "dispose")
+
+    async def _dispose(self) -> None:
+        if self._disposed.is_set():
+            return
+        self._stop_loops()
+        self._seats.release_all("disposing")
+        await self._registry.unregister(self)
+        try:
+            await invoke(self.room.on_dispose)
+        except Exception as e:
+            self.report(e, "on_dispose")
+        finally:
+            if self._encoder is not None:
+                self._encoder.close()
+            self._to(RoomPhase.DISPOSED)
+            self._disposed.set()
+            log.info("room %s (%s) disposed", self.room_id, self.room_name)
+
+    def _stop_loops(self) -> None:
+        self._ticker.stop()
+        self._clock.stop()
