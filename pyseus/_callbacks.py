@@ -85,11 +85,10 @@ def fire(fn: Callable[..., Any], *args: Any, tasks: Tasks, what: str = "callback
     ``tasks``, and any exception goes to that owner's error handler."""
     try:
         result = fn(*args)
-    except Exception as e:
+        if inspect.isawaitable(result):
+            tasks.spawn(result, what)
+    except Exception as e:      # (spawning fails too when there is no event loop)
         tasks._on_error(e, what)
-        return
-    if inspect.isawaitable(result):
-        tasks.spawn(result, what)
 
 
 def logging_tasks(log: logging.Logger, owner: str) -> Tasks:
@@ -99,10 +98,20 @@ def logging_tasks(log: logging.Logger, owner: str) -> Tasks:
     return Tasks(report)
 
 
-def remover(table: list[Any], entry: Any) -> Callable[[], None]:
-    """A function that removes ``entry`` from ``table`` (once; later calls do nothing)."""
+_NO_KEY: Any = object()
+
+
+def remover(table: list[Any] | dict[Any, Any], entry: Any, key: Any = _NO_KEY) -> Callable[[], None]:
+    """A function that removes ``entry`` from ``table`` (once; later calls do nothing).
+
+    For a dict, ``key`` is where ``entry`` was put: it is removed only while it
+    is still the value there (a later registration under the same key stays).
+    """
     def remove() -> None:
-        if entry in table:
+        if isinstance(table, dict):
+            if table.get(key, _NO_KEY) is entry:
+                del table[key]
+        elif entry in table:
             table.remove(entry)
     return remove
 

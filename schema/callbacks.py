@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
+from pyseus._callbacks import fire, logging_tasks, remover
+
 from ._collections import ArraySchema, MapSchema
 from ._tracking import Ref
 from ._schema_core import SchemaCore
@@ -53,18 +55,13 @@ def _entries(collection: Any) -> list[tuple[Any, Any]]:
     return list(collection._raw_items())
 
 
+# a failing listener is logged and the others still run; a coroutine listener
+# runs as a task (when there is an event loop)
+_tasks = logging_tasks(log, "state listener")
+
+
 def _call(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        log.exception("state callback %r failed", fn)
-
-
-def _detacher(table: list[Callable[..., Any]], fn: Callable[..., Any]) -> Callable[[], None]:
-    def detach() -> None:
-        if fn in table:
-            table.remove(fn)
-    return detach
+    fire(fn, *args, tasks=_tasks, what=f"{fn!r}")
 
 
 class Callbacks:
@@ -102,13 +99,13 @@ class Callbacks:
         if immediate and current is not None:
             for key, item in _entries(current):
                 _call(callback, item, key)
-        return _detacher(table, callback)
+        return remover(table, callback)
 
     def on_remove(self, owner: Any, field: str, callback: Callable[[Any, Any], Any]) -> Callable[[], None]:
         """Call ``callback(item, key)`` for each item removed from ``owner.<field>``."""
         table = self._field_table(owner, field, "remove")
         table.append(callback)
-        return _detacher(table, callback)
+        return remover(table, callback)
 
     def listen(self, instance: Any, field: str, callback: Callable[[Any, Any], Any],
                immediate: bool = True) -> Callable[[], None]:
@@ -122,7 +119,7 @@ class Callbacks:
         current = getattr(instance, field)
         if immediate and current is not None:
             _call(callback, current, None)
-        return _detacher(table, callback)
+        return remover(table, callback)
 
     def on_change(self, instance: Any, callback: Callable[..., Any]) -> Callable[[], None]:
         """Schema: ``callback()`` once per message that changes any of its fields.
@@ -131,7 +128,7 @@ class Callbacks:
             raise TypeError(f"on_change() needs a Schema or collection, got {type(instance).__name__}")
         table = self._changed.setdefault(self._refid(instance), [])
         table.append(callback)
-        return _detacher(table, callback)
+        return remover(table, callback)
 
     # ---- called by the decoder ------------------------------------------------
 

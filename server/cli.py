@@ -12,6 +12,7 @@ import errno
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pyseus.loop import LOOPS
 
@@ -30,9 +31,14 @@ def _log_level(value: str) -> str:
     return level
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # one line, not the usage block
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Run the bundled pyseus room server (demo rooms, "
-                                                            "in memory).")
+    parser = _Parser(prog=prog, description="Run the bundled pyseus room server (demo rooms, in memory).")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=2567, help="port (default 2567)")
     parser.add_argument("--dev", action="store_true", help="dev mode (unknown messages are errors, not kicks)")

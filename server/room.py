@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from pyseus import protocol
+from pyseus._callbacks import remover
 from pyseus.protocol import CloseCode, MessageType, is_id
 from pyseus.schema import Schema
 
@@ -231,13 +232,8 @@ class Room(Generic[StateT]):
         function that removes the handler.
         """
         key = str(type)
-        handler = MessageHandler(callback, validate)
-        self._handlers[key] = handler
-
-        def remove() -> None:
-            if self._handlers.get(key) is handler:
-                del self._handlers[key]
-        return remove
+        handler = self._handlers[key] = MessageHandler(callback, validate)
+        return remover(self._handlers, handler, key)
 
     def broadcast(self, type: MessageType, message: Any = None, *, except_: Client | Sequence[Client] | None = None,
                   after_next_patch: bool = False) -> None:

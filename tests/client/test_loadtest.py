@@ -53,3 +53,26 @@ async def test_unreachable_endpoint_reports_failures() -> None:
     stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 1
     assert re.search(r"^failed joins +3$", stdout.decode(), re.M) and "ConnectionError" in stdout.decode()
+
+
+class Guarded(Counted):
+    tokens: list[Any] = []
+
+    def on_auth(self, client: Any, options: dict[str, Any], request: Any) -> Any:
+        Guarded.tokens.append(request.token)
+        return request.token == "let-me-in"
+
+
+async def test_clients_join_with_a_token_and_a_chosen_method(start_server) -> None:
+    Guarded.tokens = []
+    live = await start_server({"guarded": Guarded})
+    room = await live.create_room("guarded")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", live.endpoint, "--room", room.room_id,
+        "--method", "join_by_id", "--auth-token", "let-me-in", "--clients", "4", "--duration", "2", "--json",
+        "--quiet", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["connected"] == 4 and summary["failed"] == 0
+    assert Guarded.tokens == ["let-me-in"] * 4 and len(room.clients) == 0

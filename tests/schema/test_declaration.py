@@ -135,6 +135,29 @@ def test_private_and_classvar_names_are_not_fields() -> None:
     assert t.to_json() == {"value": 1}
 
 
+def test_an_undeclared_name_is_refused_at_assignment() -> None:
+    class Thing(Schema):
+        __slots__ = ("own",)
+        value: number = 1
+
+        @property
+        def double(self) -> float:
+            return self.value * 2
+
+        @double.setter
+        def double(self, v: float) -> None:
+            self.value = v / 2
+
+    t = Thing()
+    with pytest.raises(AttributeError, match=r"Thing has no field 'speed' \(its fields: value\)"):
+        t.speed = 3                    # type: ignore[attr-defined]
+    assert not hasattr(t, "speed")
+    t.own = "slot of the class"        # the class's own slots and properties work as usual
+    t.double = 10
+    t._private = 1
+    assert (t.own, t.value, t._private, t.to_json()) == ("slot of the class", 5, 1, {"value": 5})
+
+
 def test_forward_references_resolve_on_first_use() -> None:
     class Node(Schema):
         children: ArraySchema["Node"]

@@ -108,7 +108,7 @@ async def js():
 
 @pytest.fixture
 async def start_server(start_server):
-    """The plugin's ``start_server`` (client.pytest_plugin), handing out the ``Server``
+    """The plugin's ``start_server`` (pyseus.testing.pytest_plugin), handing out the ``Server``
     itself: these tests look at its matchmaker and rooms."""
     async def start(rooms: dict[str, Any], **kwargs: Any) -> Server:
         return (await start_server(rooms, **kwargs)).server

@@ -1,4 +1,4 @@
-"""``python -m server``: the bundled server as a process, played by colyseus.js."""
+"""``python -m pyseus.server``: the bundled server as a process, played by colyseus.js; its CLI errors."""
 from __future__ import annotations
 
 import asyncio
@@ -81,3 +81,31 @@ async def test_bundled_server_demo_rooms_and_sigterm(js, loop: str) -> None:
     stderr = (await proc.stderr.read()).decode()    # type: ignore[union-attr]
     assert "Traceback" not in stderr, stderr
     assert f"{loop} loop" in stderr
+
+
+async def _run_cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pyseus.server", *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode, stderr.decode()
+
+
+async def test_an_unknown_log_level_is_a_one_line_error() -> None:
+    code, stderr = await _run_cli("--log-level", "LOUD", "--port", str(_free_port()))
+    assert code == 2
+    assert stderr.splitlines() == [
+        "python -m pyseus.server: argument --log-level: unknown level 'LOUD' "
+        "(choose from DEBUG, INFO, WARNING, ERROR, CRITICAL) (see --help)"]
+
+
+async def test_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, stderr = await _run_cli("--host", "127.0.0.1", "--port", str(port), "--log-level", "ERROR")
+    assert code == 1
+    assert stderr.splitlines() == [
+        f"python -m pyseus.server: cannot listen on 127.0.0.1:{port}: the port is already in use"]

@@ -276,6 +276,7 @@ async def test_max_clients_none_is_null_and_can_change(start_server) -> None:
         room.max_clients = 0
     with pytest.raises(ValueError):
         room.max_clients = True  # type: ignore[assignment]
+    assert room.max_clients == 3 and not room.locked      # a refused value is not kept
 
 
 async def test_room_id_can_be_set_in_on_create_only(start_server) -> None:
