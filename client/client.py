@@ -152,10 +152,11 @@ class Client:
         except ValueError:
             data = None
         error = data.get("error") if isinstance(data, dict) else None
-        if status >= 400:
-            raise MatchMakeError(status, str(error or reason or text[:200]))
-        if error:
-            raise MatchMakeError(int(data.get("code") or 0), str(error))
+        code = data.get("code") if isinstance(data, dict) else None
+        if status >= 400:       # 0.17+: the status, and the code in the body (which may differ)
+            raise MatchMakeError(code if isinstance(code, int) else status, str(error or reason or text[:200]))
+        if error:               # 0.16: status 200, the code in the body
+            raise MatchMakeError(code if isinstance(code, int) else 0, str(error))
         return data
 
     def _request_headers(self) -> dict[str, str]:

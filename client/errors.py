@@ -4,13 +4,14 @@
 refusal raises: a matchmaking error answered over HTTP, or a join refused on
 the WebSocket (an ``on_auth`` or ``on_join`` error, an expired seat).
 ``RoomLeftError`` is what waiting on a room raises once the room is closed.
+``RequestError`` is what a failed ``room.request()`` raises.
 Network failures raise the built-in ``ConnectionError`` (or ``TimeoutError``).
 """
 from __future__ import annotations
 
 from pyseus.errors import PyseusError
 
-__all__ = ["ClientError", "MatchMakeError", "RoomLeftError"]
+__all__ = ["ClientError", "MatchMakeError", "RoomLeftError", "RequestError"]
 
 
 class ClientError(PyseusError):
@@ -33,3 +34,18 @@ class RoomLeftError(ClientError):
     def __init__(self, code: int) -> None:
         super().__init__(f"the room connection is closed (code {code})")
         self.code = code
+
+
+class RequestError(ClientError):
+    """A ``room.request()`` failed: ``status`` 1 when the room rejected it (``reason``
+    is what it gave), 2 when it could not answer (``name``, ``message`` and, for a
+    ``ServerError``, ``code``: e.g. ``name == "no_handler"`` for a type it does not
+    handle)."""
+
+    def __init__(self, status: int, name: str, message: str, code: int | None = None, reason: object = None) -> None:
+        super().__init__(f"{name}: {message}" + (f" (code {code})" if code is not None else ""))
+        self.status = int(status)
+        self.name = name
+        self.message = message
+        self.code = code
+        self.reason = reason

@@ -4,29 +4,42 @@ The room owns its WebSocket: a reader task turns frames into state updates and
 callbacks, and a writer task sends what ``send`` queued, in order. Callbacks may
 be plain functions or coroutines; coroutines run as tasks, and an exception in
 any callback is logged without disturbing the connection.
+
+Like @colyseus/sdk 0.17+, a room whose connection drops (close 1001, 1005,
+1006 or 4010, after ``reconnection.min_uptime`` joined) reopens the same
+socket with its reconnection token by itself: ``on_drop`` callbacks run, the
+messages sent meanwhile are kept (up to ``reconnection.max_enqueued``), and
+``on_reconnect`` callbacks run once the server took the seat back. It needs a
+0.17+ server (or ours under "auto", "0.17" or "0.18"); after
+``reconnection.max_retries`` failed tries the room is left with 4003.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
 from pyseus import protocol
 from pyseus._callbacks import Tasks, fire, remover
-from pyseus.protocol import CloseCode, MessageType
+from pyseus.protocol import CloseCode, MessageType, ResponseStatus
 from pyseus.schema import Callbacks, Decoder, DecodeError, Reflection, Schema
 
-from .errors import MatchMakeError, RoomLeftError
+from .errors import MatchMakeError, RequestError, RoomLeftError
 
-__all__ = ["Room", "RoomStats"]
+__all__ = ["Room", "RoomStats", "Reconnection"]
 
 log = logging.getLogger("pyseus.client.room")
 
 S = TypeVar("S", bound=Schema)
+
+# closes after which the connection is worth reopening (what the 0.17+ SDKs retry)
+_DROPS = (CloseCode.GOING_AWAY, CloseCode.NO_STATUS, CloseCode.ABNORMAL_CLOSURE, CloseCode.MAY_TRY_RECONNECT)
 
 
 @dataclass
@@ -39,9 +52,31 @@ class RoomStats:
     bytes_sent: int = 0
 
 
+@dataclass
+class Reconnection:
+    """How a room reconnects by itself after its connection dropped (``room.reconnection``)."""
+    enabled: bool = True
+    max_retries: int = 15
+    min_delay: float = 0.1          # seconds before the first try, ...
+    max_delay: float = 5.0          # ... doubling up to this
+    min_uptime: float = 5.0         # a room joined for less than this is left instead
+    max_enqueued: int = 10          # messages sent while offline, sent once back (the oldest are dropped)
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, max(self.min_delay, 2 ** attempt * 0.1)))
+
+
 def _key(type: MessageType) -> str:
     # Handlers are keyed like colyseus.js keys them: 5 and "5" are different types.
     return type if isinstance(type, str) else f"#{type}"
+
+
+def _reconnection_url(url: str, token: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k not in ("reconnectionToken", "skipHandshake")]
+    query += [("reconnectionToken", token), ("skipHandshake", "true")]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class Room(Generic[S]):
@@ -59,20 +94,32 @@ class Room(Generic[S]):
         self.reconnection_token = ""
         self.serializer_id: str | None = None
         self.stats = RoomStats()
+        self.reconnection = Reconnection()
         self._state_cls = state_cls
         self._decoder: Decoder[Any] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._socket: tuple[aiohttp.ClientSession, str, dict[str, str], float] | None = None
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._offline: list[bytes] = []          # sent while the connection is down
         self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         # a refusal that arrives after the joiner gave up must not be reported as unretrieved
         self._joined.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._joined_at = 0.0
+        self._rejoined: asyncio.Future[None] | None = None      # while a reconnection try waits
+        self._leaving = False                    # leave() was called: no reconnection
+        self._resync = False                     # the next full state replaces the state
         self._message_handlers: dict[str, list[Callable[..., Any]]] = {}
         self._state_handlers: list[Callable[..., Any]] = []
         self._error_handlers: list[Callable[..., Any]] = []
         self._leave_handlers: list[Callable[..., Any]] = []
+        self._drop_handlers: list[Callable[..., Any]] = []
+        self._reconnect_handlers: list[Callable[..., Any]] = []
         self._state_waiters: list[asyncio.Future[Any]] = []
         self._message_waiters: list[tuple[str, asyncio.Future[Any]]] = []
+        self._requests: dict[int, asyncio.Future[Any]] = {}
+        self._next_request = 0
+        self._pings: list[tuple[float, asyncio.Future[float]]] = []
         self._tasks = Tasks(self._callback_failed)
 
     def __repr__(self) -> str:
@@ -94,7 +141,9 @@ class Room(Generic[S]):
 
     @property
     def connected(self) -> bool:
-        return self._joined.done() and not self._closed.done()
+        """Joined, and the connection is up (False while it reconnects)."""
+        return (self._joined.done() and not self._closed.done() and self._rejoined is None
+                and self._ws is not None and not self._ws.closed)
 
     @property
     def close_code(self) -> int | None:
@@ -119,9 +168,19 @@ class Room(Generic[S]):
         return remover(self._error_handlers, callback)
 
     def on_leave(self, callback: Callable[[int], Any]) -> Callable[[], None]:
-        """``callback(code)`` when the connection closes (4000: a consented leave)."""
+        """``callback(code)`` when the room is left for good (4000: a consented leave)."""
         self._leave_handlers.append(callback)
         return remover(self._leave_handlers, callback)
+
+    def on_drop(self, callback: Callable[[int], Any]) -> Callable[[], None]:
+        """``callback(code)`` when the connection dropped and the room reconnects by itself."""
+        self._drop_handlers.append(callback)
+        return remover(self._drop_handlers, callback)
+
+    def on_reconnect(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """``callback()`` once the room is back after a drop (the full state follows)."""
+        self._reconnect_handlers.append(callback)
+        return remover(self._reconnect_handlers, callback)
 
     def send(self, type: MessageType, message: Any = None) -> None:
         """Queue a message (MessagePack; ``None`` sends no payload)."""
@@ -131,6 +190,38 @@ class Room(Generic[S]):
         """Queue raw bytes (ROOM_DATA_BYTES)."""
         self._queue(protocol.room_data_bytes(type, bytes(data)))
 
+    async def request(self, type: MessageType, message: Any = None, timeout: float = 10.0) -> Any:
+        """Send a message and return the server's answer (0.18: the value its handler
+        returned). Raises ``RequestError`` when the server rejects it or fails,
+        ``RoomLeftError`` when the connection closes first, ``TimeoutError``."""
+        if not self.connected:
+            raise RoomLeftError(self.close_code or CloseCode.ABNORMAL_CLOSURE)
+        request_id = self._next_request
+        self._next_request = (self._next_request + 1) & 0xFFFFFFFF
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._requests[request_id] = answer
+        try:
+            self._queue(protocol.room_request(request_id, type, message))
+            async with asyncio.timeout(timeout):
+                return await answer
+        finally:
+            self._requests.pop(request_id, None)
+
+    async def ping(self, timeout: float = 5.0) -> float:
+        """The round trip to the server and back, in milliseconds (0.17+ servers)."""
+        if not self.connected:
+            raise RoomLeftError(self.close_code or CloseCode.ABNORMAL_CLOSURE)
+        pong: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        entry = (time.perf_counter(), pong)
+        self._pings.append(entry)
+        try:
+            self._queue(protocol.ping())
+            async with asyncio.timeout(timeout):
+                return await pong
+        finally:
+            if entry in self._pings:
+                self._pings.remove(entry)
+
     async def leave(self, consented: bool = True, timeout: float = 5.0) -> int:
         """Leave and return the close code.
 
@@ -138,8 +229,11 @@ class Room(Generic[S]):
         (4000). ``consented=False`` closes the socket at once: the server sees a
         dropped connection and may keep the seat for a reconnection.
         """
+        self._leaving = True
         if self._closed.done():
             return self._closed.result()
+        if self._rejoined is not None and not self._rejoined.done():
+            self._rejoined.cancel()            # stop reconnecting
         if consented and self._ws is not None and not self._ws.closed:
             self._queue(protocol.leave_room())
             try:
@@ -149,6 +243,8 @@ class Room(Generic[S]):
                 log.warning("room %s: no close after LEAVE_ROOM in %ss; closing", self.room_id, timeout)
         if self._ws is not None:
             await self._ws.close(code=CloseCode.NORMAL_CLOSURE)
+        if self._ws is None or self._rejoined is not None:
+            self._on_close(CloseCode.NORMAL_CLOSURE, "left while reconnecting")
         async with asyncio.timeout(timeout):
             return await asyncio.shield(self._closed)
 
@@ -161,7 +257,7 @@ class Room(Generic[S]):
         return await self._wait(self._message_waiters, _key(type), timeout)
 
     async def wait_for_leave(self, timeout: float = 5.0) -> int:
-        """Wait until the connection closes; returns the close code."""
+        """Wait until the room is left for good; returns the close code."""
         async with asyncio.timeout(timeout):
             return await asyncio.shield(self._closed)
 
@@ -170,22 +266,31 @@ class Room(Generic[S]):
     async def _connect(self, session: aiohttp.ClientSession, url: str, headers: dict[str, str],
                        timeout: float) -> None:
         """Open the socket and wait for JOIN_ROOM; raises MatchMakeError if refused."""
-        try:
-            async with asyncio.timeout(timeout):
-                self._ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0, max_msg_size=0,
-                                                    timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
-        except aiohttp.WSServerHandshakeError as e:
-            raise MatchMakeError(e.status, e.message) from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise ConnectionError(f"cannot open {url}: {e}") from e
-        self._tasks.spawn(self._read(self._ws), "reading")
-        self._tasks.spawn(self._write(self._ws), "writing")
+        self._socket = (session, url, headers, timeout)
+        ws = await self._open(url)
         try:
             async with asyncio.timeout(timeout):
                 await self._joined      # awaited directly: the caller resumes before the next frame
         except BaseException:
-            await self._ws.close()
+            await ws.close()
             raise
+        self._joined_at = time.monotonic()
+
+    async def _open(self, url: str) -> aiohttp.ClientWebSocketResponse:
+        assert self._socket is not None
+        session, _, headers, timeout = self._socket
+        try:
+            async with asyncio.timeout(timeout):
+                ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0, max_msg_size=0,
+                                              timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
+        except aiohttp.WSServerHandshakeError as e:
+            raise MatchMakeError(e.status, e.message) from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise ConnectionError(f"cannot open {url}: {e}") from e
+        self._ws = ws
+        self._tasks.spawn(self._read(ws), "reading")
+        self._tasks.spawn(self._write(ws), "writing")
+        return ws
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         code: int | None = None
@@ -212,9 +317,11 @@ class Room(Generic[S]):
                 code = ws.close_code
             if not code:        # None: the connection dropped; 0: a close frame without a status
                 code = CloseCode.ABNORMAL_CLOSURE if code is None else CloseCode.NO_STATUS
-            self._on_close(int(code), reason)
+            self._outbox.put_nowait(None)        # this socket's writer stops
             if not ws.closed:
                 await ws.close()
+            if ws is self._ws:
+                self._connection_lost(int(code), reason)
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -231,8 +338,61 @@ class Room(Generic[S]):
     def _queue(self, frame: bytes) -> None:
         if self._closed.done():
             log.warning("room %s: not connected; message dropped", self.room_id)
+        elif self._rejoined is not None:
+            # offline: kept for the reconnection (the oldest go first when there are too many)
+            self._offline.append(frame)
+            del self._offline[:-self.reconnection.max_enqueued or len(self._offline)]
+        else:
+            self._outbox.put_nowait(frame)
+
+    def _connection_lost(self, code: int, reason: str) -> None:
+        self._fail_waiting(RoomLeftError(code))
+        settings = self.reconnection
+        if (self._rejoined is not None or not self._joined.done() or self._closed.done() or self._leaving
+                or not settings.enabled or code not in _DROPS
+                or time.monotonic() - self._joined_at < settings.min_uptime):
+            if self._rejoined is None:
+                self._on_close(code, reason)
             return
-        self._outbox.put_nowait(frame)
+        self._rejoined = asyncio.get_running_loop().create_future()
+        for handler in list(self._drop_handlers):
+            self._call(handler, code)
+        self._tasks.spawn(self._reconnect(code), "reconnecting")
+
+    async def _reconnect(self, code: int) -> None:
+        assert self._socket is not None and self._rejoined is not None
+        url = _reconnection_url(self._socket[1], self.reconnection_token.partition(":")[2])
+        settings = self.reconnection
+        for attempt in range(1, settings.max_retries + 1):
+            try:
+                await asyncio.sleep(settings.delay(attempt))
+                if self._leaving or self._closed.done():
+                    return
+                self._rejoined = asyncio.get_running_loop().create_future()
+                ws = await self._open(url)
+                async with asyncio.timeout(self._socket[3]):
+                    await asyncio.shield(self._rejoined)
+            except asyncio.CancelledError:
+                return                                  # leave() while reconnecting
+            except (ConnectionError, TimeoutError, MatchMakeError) as e:
+                log.info("room %s: reconnection %d failed: %s", self.room_id, attempt, e)
+                continue
+            except RoomLeftError as e:
+                if e.code in _DROPS:
+                    continue
+                self._rejoined = None
+                self._on_close(e.code, "reconnection refused")     # (4003: the seat is gone)
+                return
+            self._rejoined = None
+            self._joined_at = time.monotonic()
+            offline, self._offline = self._offline, []
+            for frame in offline:
+                self._outbox.put_nowait(frame)
+            for handler in list(self._reconnect_handlers):
+                self._call(handler)
+            return
+        self._rejoined = None
+        self._on_close(CloseCode.FAILED_TO_RECONNECT, "no more retries")
 
     # ---- frames ---------------------------------------------------------------------
 
@@ -263,8 +423,22 @@ class Room(Generic[S]):
         elif isinstance(frame, protocol.RoomDataBytes):
             self.stats.messages += 1
             self._dispatch(frame.type, frame.data)
+        elif isinstance(frame, protocol.RoomResponse):
+            self._on_response(frame)
+        elif isinstance(frame, protocol.Ping):
+            if self._pings:
+                start, pong = self._pings.pop(0)
+                if not pong.done():
+                    pong.set_result((time.perf_counter() - start) * 1000)
 
     def _on_join_room(self, frame: protocol.JoinRoom) -> None:
+        if self._rejoined is not None:          # back after a drop: the full state follows
+            self.reconnection_token = f"{self.room_id}:{frame.reconnection_token}"
+            self._resync = self._decoder is not None
+            self._queue_now(protocol.join_ack())
+            if not self._rejoined.done():
+                self._rejoined.set_result(None)
+            return
         if self._joined.done():
             return
         self.reconnection_token = f"{self.room_id}:{frame.reconnection_token}"
@@ -279,12 +453,19 @@ class Room(Generic[S]):
         self._queue(protocol.join_ack())
         self._joined.set_result(None)
 
+    def _queue_now(self, frame: bytes) -> None:
+        self._outbox.put_nowait(frame)          # (ahead of what waits for the reconnection)
+
     def _on_state(self, frame: protocol.RoomState | protocol.RoomPatch) -> None:
         if isinstance(frame, protocol.RoomState):
             self.stats.states += 1
         else:
             self.stats.patches += 1
         if self._decoder is not None:
+            if self._resync and isinstance(frame, protocol.RoomState):
+                self._resync = False
+                root: Any = type(self._decoder.state)
+                self._decoder.reset(root.__new__(root))
             try:
                 self._decoder.decode(frame.data)
             except DecodeError:
@@ -297,6 +478,24 @@ class Room(Generic[S]):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(state)
+
+    def _on_response(self, frame: protocol.RoomResponse) -> None:
+        answer = self._requests.pop(frame.request_id, None)
+        if answer is None or answer.done():
+            return          # timed out, or not ours
+        try:
+            payload = frame.message()
+        except protocol.ProtocolError as e:
+            answer.set_exception(RequestError(ResponseStatus.ERROR, "ProtocolError", str(e)))
+            return
+        if frame.status == ResponseStatus.OK:
+            answer.set_result(payload)
+        elif frame.status == ResponseStatus.REJECTED:
+            answer.set_exception(RequestError(frame.status, "rejected", "request rejected", reason=payload))
+        else:
+            fields = payload if isinstance(payload, dict) else {}
+            answer.set_exception(RequestError(frame.status, str(fields.get("name", "Error")),
+                                              str(fields.get("message", "request failed")), fields.get("code")))
 
     def _dispatch(self, type: MessageType, message: Any) -> None:
         key = _key(type)
@@ -317,6 +516,19 @@ class Room(Generic[S]):
         elif not waited:
             log.warning("room %s: no on_message() handler for type %r", self.room_id, type)
 
+    def _fail_waiting(self, error: RoomLeftError) -> None:
+        # what the lost connection can no longer answer: requests and pings
+        for answer in self._requests.values():
+            if not answer.done():
+                answer.set_exception(error)
+        self._requests.clear()
+        for _, pong in self._pings:
+            if not pong.done():
+                pong.set_exception(error)
+        self._pings.clear()
+        if self._rejoined is not None and not self._rejoined.done():
+            self._rejoined.set_exception(error)
+
     def _on_close(self, code: int, reason: str) -> None:
         if self._closed.done():
             return
@@ -326,6 +538,7 @@ class Room(Generic[S]):
             self._joined.set_exception(MatchMakeError(code, reason or "the connection closed before the join"))
             return
         error = RoomLeftError(code)
+        self._fail_waiting(error)
         for waiter in [w for w in self._state_waiters] + [w for _, w in self._message_waiters]:
             if not waiter.done():
                 waiter.set_exception(error)

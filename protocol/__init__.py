@@ -3,23 +3,28 @@
 Shared by ``pyseus.server`` and ``pyseus.client``, which never import each
 other: frame codes and close/error codes (``codes``), frame builders and
 parsers (``frames``), MessagePack as Colyseus clients write it
-(``messagepack``), and the JSON of HTTP matchmaking (``matchmaking``).
+(``messagepack``), the JSON of HTTP matchmaking (``matchmaking``), and what
+differs between the client generations 0.16, 0.17 and 0.18 (``generations``).
 """
-from .codes import CloseCode, ErrorCode, Protocol
+from .codes import CloseCode, ErrorCode, Protocol, ResponseStatus
 from .errors import MessagePackError, ProtocolError
 from .frames import (
-    ClientFrame, ErrorMessage, JoinAck, JoinRoom, LeaveRoom, MessageType, RoomData, RoomDataBytes, RoomPatch,
-    RoomState, ServerFrame, encode_type, error, join_ack, join_room, leave_room, parse_client_frame,
-    parse_server_frame, room_data, room_data_bytes, room_patch, room_state,
+    ClientFrame, ErrorMessage, JoinAck, JoinRoom, LeaveRoom, MessageType, Ping, RoomData, RoomDataBytes, RoomPatch,
+    RoomRequest, RoomResponse, RoomState, ServerFrame, encode_type, error, join_ack, join_room, join_room_polyglot,
+    join_room_v18, leave_room, parse_client_frame, parse_server_frame, ping, room_data, room_data_bytes, room_patch,
+    room_request, room_response, room_state,
 )
+from .generations import PROFILES, Generation, Profile
 from .matchmaking import RoomListing, SeatReservation, error_body, is_id, new_id
 from .messagepack import pack, unpack
 
 __all__ = [
-    "Protocol", "CloseCode", "ErrorCode", "ProtocolError", "MessagePackError", "MessageType",
+    "Protocol", "CloseCode", "ErrorCode", "ResponseStatus", "ProtocolError", "MessagePackError", "MessageType",
     "JoinRoom", "JoinAck", "ErrorMessage", "LeaveRoom", "RoomData", "RoomDataBytes", "RoomState", "RoomPatch",
-    "ClientFrame", "ServerFrame",
-    "join_room", "join_ack", "error", "leave_room", "room_data", "room_data_bytes", "room_state", "room_patch",
+    "Ping", "RoomRequest", "RoomResponse", "ClientFrame", "ServerFrame",
+    "join_room", "join_room_v18", "join_room_polyglot", "join_ack", "error", "leave_room", "room_data",
+    "room_data_bytes", "room_state", "room_patch", "ping", "room_request", "room_response",
     "encode_type", "parse_client_frame", "parse_server_frame", "pack", "unpack",
+    "Profile", "PROFILES", "Generation",
     "RoomListing", "SeatReservation", "error_body", "new_id", "is_id",
 ]

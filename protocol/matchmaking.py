@@ -101,9 +101,18 @@ class SeatReservation:
     def for_room(cls, listing: RoomListing, session_id: str, *, dev_mode: bool = False) -> SeatReservation:
         return cls(listing.name, listing.room_id, listing.process_id, session_id, listing.public_address, dev_mode)
 
-    def to_json(self, listing: RoomListing) -> dict[str, Any]:
-        """The 0.16 answer: the whole listing under ``room``, and the session id."""
-        out: dict[str, Any] = {"room": listing.to_json(), "sessionId": self.session_id}
+    def to_json(self, listing: RoomListing, profile: str = "0.16") -> dict[str, Any]:
+        """The answer as ``profile`` writes it: 0.16 puts the whole listing under
+        ``room``; 0.17 and 0.18 write the seat flat; "auto" writes both."""
+        out: dict[str, Any] = {}
+        if profile != "0.16":
+            out = {"name": self.name, "sessionId": self.session_id, "roomId": self.room_id,
+                   "processId": self.process_id}
+            if self.public_address:
+                out["publicAddress"] = self.public_address
+        if profile in ("0.16", "auto"):
+            out["room"] = listing.to_json()
+            out["sessionId"] = self.session_id
         if self.dev_mode:
             out["devMode"] = True
         return out

@@ -11,10 +11,12 @@ them all::
     ├── ProtocolError (also a ValueError)       pyseus.protocol: a frame that breaks the room protocol
     │   └── MessagePackError                    a payload that is not (msgpackr-flavoured) MessagePack
     ├── ServerError                             pyseus.server: an error with a Colyseus code (.code)
+    ├── RequestRejected                         pyseus.server: a handler rejects a client's request (.reason)
     ├── ReconnectionRejected                    pyseus.server: awaiting a rejected reconnection (.reason)
     └── ClientError                             pyseus.client
         ├── MatchMakeError                      the server refused (.code, .message)
-        └── RoomLeftError                       waiting on a room whose connection is closed (.code)
+        ├── RoomLeftError                       waiting on a room whose connection is closed (.code)
+        └── RequestError                        a room.request() failed (.status, .name, .message, .code)
 
 Invalid values are refused at assignment with the built-in ``TypeError`` /
 ``ValueError`` (and ``AttributeError`` for a field a class does not declare);

@@ -68,16 +68,22 @@ class Decoder(Generic[T]):
         if types is None:
             ids = getattr(type(state), "__schema_type_ids__", None) or type_ids(type(state))
             types = {tid: cls for cls, tid in ids.items()}
-        self.state = state
         self.types = types
         self.strict = strict
+        self.callbacks = Callbacks(self)
+        self.reset(state)
+
+    def reset(self, state: T) -> None:
+        """Start over from ``state`` (an empty root of the same class): for a full state
+        that replaces everything decoded so far, as after a client's reconnection.
+        Listeners stay registered: they follow refIds, which the server keeps."""
+        self.state = state
         self.refs: dict[int, Any] = {0: state}
         self.refcounts: dict[int, int] = {0: 1}
         self._ids: dict[int, int] = {id(state): 0}
         self._map_keys: dict[int, dict[int, str]] = {}
         self.parents: dict[int, tuple[int, str]] = {}   # collection refId -> (owner refId, field)
         self._pending_gc: list[int] = []
-        self.callbacks = Callbacks(self)
 
     # ---- public -------------------------------------------------------------
 

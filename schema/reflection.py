@@ -1,10 +1,16 @@
 """The reflection handshake: the state's types, sent before the state itself.
 
 The handshake is the full state of a fixed schema (a list of types, each with
-its parent and its own fields). ``Reflection.encode`` builds it for a state
-class exactly as the reference does, so the bytes are identical; clients that
-have no class definitions build classes from it. ``Reflection.decode`` does the
-same in Python.
+its parent and its own fields). Clients that have no class definitions build
+classes from it; ``Reflection.decode`` does the same in Python.
+
+It comes in two forms. @colyseus/schema 3.x and 4.x (clients 0.16, 0.17) write
+a collection of primitives as the type ``"array:number"``; 5.x (clients 0.18)
+writes the type ``"array"`` and the item type in a field of its own
+(``childPrimitive``), and each reads only its own form. ``Reflection.encode``
+writes either (``version=3``, byte for byte as 3.x does, or ``version=5``);
+``decode`` reads both. One set of reflection classes, with 5.x's extra fields,
+serves both forms: a field that is not set is not written.
 """
 from __future__ import annotations
 
@@ -16,15 +22,25 @@ from ._declaration import LazyType, Schema, field
 from ._fieldtype import collection_type, primitive, ref_type
 from ._encoder import Encoder
 from .errors import DecodeError, SchemaError
-from .types import number, string
+from .types import float64, number, string, uint8
 
 __all__ = ["Reflection"]
+
+
+class _QuantizedDescriptor(Schema):
+    # 5.x: the parameters of a quantized number field (refused by decode, never written)
+    min: float64 | None = None
+    max: float64 | None = None
+    bits: uint8 | None = None
+    mode: uint8 | None = None
 
 
 class _ReflectionField(Schema):
     name: string | None = None
     type: string | None = None
     referenced_type: number | None = None
+    child_primitive: string | None = None                # 5.x
+    quantized: _QuantizedDescriptor | None = None        # 5.x
 
 
 class _ReflectionType(Schema):
@@ -45,7 +61,10 @@ def _schema_base(cls: Any) -> Any:
     return next(b for b in cls.__bases__ if isinstance(b, type) and issubclass(b, Schema))
 
 
-def _describe_field(f: Any, ids: dict[type, int]) -> _ReflectionField:
+VERSIONS = (3, 5)
+
+
+def _describe_field(f: Any, ids: dict[type, int], version: int) -> _ReflectionField:
     rf = _ReflectionField()
     rf.name = f.name
     t = f.type
@@ -55,7 +74,12 @@ def _describe_field(f: Any, ids: dict[type, int]) -> _ReflectionField:
     if t.is_ref:
         type_name, target = "ref", t.cls
     elif t.child.is_primitive:
-        type_name, target = f"{t.name}:{t.child.name}", None
+        target = None
+        if version == 3:
+            type_name = f"{t.name}:{t.child.name}"
+        else:
+            type_name = t.name
+            rf.child_primitive = t.child.name
     else:
         type_name, target = t.name, t.child.cls
     rf.referenced_type = ids[target] if target is not None else -1
@@ -67,11 +91,14 @@ class Reflection:
     """Encode and decode the handshake that describes a state's types."""
 
     @staticmethod
-    def encode(state_or_class: Any) -> bytes:
-        """The handshake bytes for a state instance or a Schema class."""
+    def encode(state_or_class: Any, version: int = 3) -> bytes:
+        """The handshake bytes for a state instance or a Schema class, in the form of
+        @colyseus/schema 3.x/4.x (``version=3``) or 5.x (``version=5``)."""
         cls = state_or_class if isinstance(state_or_class, type) else type(state_or_class)
         if not issubclass(cls, Schema):
             raise TypeError(f"Reflection.encode() needs a Schema class or instance, got {cls.__name__}")
+        if version not in VERSIONS:
+            raise ValueError(f"version must be 3 or 5, not {version!r}")
         ids = type_ids(cls)
         reflection = _Reflection()
         encoder = Encoder(reflection)
@@ -99,7 +126,7 @@ class Reflection:
                 t.extends_id = ids[base]
             for f in klass.__schema_info__.fields:
                 if f.owner is klass:
-                    t.fields.append(_describe_field(f, ids))
+                    t.fields.append(_describe_field(f, ids, version))
             add(t)
         for pending in waiting.values():
             for t in pending:
@@ -132,6 +159,10 @@ class Reflection:
             name, type_name, target = rf.name, rf.type, rf.referenced_type
             if not isinstance(name, str) or not isinstance(type_name, str):
                 raise DecodeError("handshake: a field has no name or type")
+            if rf.quantized is not None:
+                raise DecodeError(f"handshake: field {name!r} is a 5.x quantized number, which pyseus does not read")
+            if rf.child_primitive is not None and type_name in _KINDS:
+                type_name = f"{type_name}:{rf.child_primitive}"     # the 5.x form of "array:number"
             if target is not None and target >= 0:
                 if target not in described:
                     raise DecodeError(f"handshake: field {name!r} refers to unknown type {target}")

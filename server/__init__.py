@@ -5,7 +5,7 @@ from .client import Client, ClientList, ClientState
 from .clock import Clock, Timer
 from .deferred import Deferred
 from .driver import Driver, LocalDriver
-from .errors import ReconnectionRejected, ServerError
+from .errors import ReconnectionRejected, RequestRejected, ServerError
 from .matchmaker import RoomDefinition
 from .presence import LocalPresence, Presence
 from .room import Room
@@ -15,7 +15,7 @@ from .transport_aiohttp import WebSocketTransport
 
 __all__ = [
     "Server", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
-    "ServerError", "ReconnectionRejected", "Deferred", "Clock", "Timer",
+    "ServerError", "RequestRejected", "ReconnectionRejected", "Deferred", "Clock", "Timer",
     "CloseCode", "ErrorCode", "Protocol",
     "Presence", "LocalPresence", "Driver", "LocalDriver", "RoomListing",
     "Transport", "WebSocketTransport", "Connection",

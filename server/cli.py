@@ -1,6 +1,7 @@
 """The ``pyseus`` command (and ``python -m pyseus.server``): run the bundled server.
 
-    pyseus [serve] [--host 0.0.0.0] [--port 2567] [--dev] [--log-level INFO] [--loop auto|asyncio|uvloop]
+    pyseus [serve] [--host 0.0.0.0] [--port 2567] [--protocol auto|0.16|0.17|0.18] [--dev]
+           [--log-level INFO] [--loop auto|asyncio|uvloop]
 
 It serves the demo rooms of ``pyseus.server.demo`` in memory (no Redis) until
 SIGINT or SIGTERM, then shuts down gracefully.
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from pyseus.loop import LOOPS
+from pyseus.protocol import PROFILES
 
 from .demo import define_demo_rooms
 from .server import Server
@@ -41,6 +43,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Run the bundled pyseus room server (demo rooms, in memory).")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=2567, help="port (default 2567)")
+    parser.add_argument("--protocol", choices=PROFILES, default="auto",
+                        help="client generations served: all of them (auto, the default) or one")
     parser.add_argument("--dev", action="store_true", help="dev mode (unknown messages are errors, not kicks)")
     parser.add_argument("--log-level", type=_log_level, default="INFO", metavar="LEVEL",
                         help=f"one of {', '.join(LOG_LEVELS)} (default INFO)")
@@ -55,7 +59,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
     parser = _parser(prog)
     args = parser.parse_args(args_list)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = Server(dev_mode=args.dev)
+    server = Server(protocol=args.protocol, dev_mode=args.dev)
     define_demo_rooms(server)
     try:
         server.listen(args.port, args.host, loop=args.loop)

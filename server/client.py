@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, overload
 
 from pyseus import protocol
-from pyseus.protocol import MessageType
+from pyseus.protocol import CloseCode, MessageType
 
 from .transport import Connection
 
@@ -67,6 +67,7 @@ class Client:
         self._conn: Connection | None = conn
         self._queue: list[bytes] = []
         self.was_joined = False   # reached JOINED once (a condition of allow_reconnection)
+        self.message_window = (0.0, 0)   # (start of the current second, messages in it)
 
     def __repr__(self) -> str:
         return f"<Client {self.session_id} {self.state.value}>"
@@ -107,7 +108,7 @@ class Client:
 
     def leave(self, code: int | None = None, reason: str = "") -> None:
         """Close the connection (4000 is a consented leave; 4000-4999 are for the application)."""
-        if code is not None and not (code == 1000 or 3000 <= code <= 4999):
+        if code is not None and not (code == CloseCode.NORMAL_CLOSURE or 3000 <= code <= 4999):
             raise ValueError(f"close code {code} is not allowed (use 4000-4999)")
         if self._conn is not None:
             self._conn.close(code, reason)

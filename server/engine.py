@@ -21,15 +21,15 @@ from typing import Any, Protocol
 
 from pyseus import protocol
 from pyseus._callbacks import Tasks, fire, invoke, remover
-from pyseus.protocol import CloseCode, ErrorCode, RoomListing, new_id
+from pyseus.protocol import CloseCode, ErrorCode, ResponseStatus, RoomListing, generations, new_id
 from pyseus.schema import Encoder, Reflection, Schema
 
 from .client import Client, ClientList, ClientState
 from .clock import Clock
 from .deferred import Deferred
-from .errors import ServerError
+from .errors import RequestRejected, ServerError
 from .presence import Presence
-from .room import Room
+from .room import MessageHandler, Room
 from .seats import Reservation, Seats
 from .ticker import Ticker
 from .transport import Connection
@@ -69,12 +69,13 @@ class RoomEngine:
 
     def __init__(self, room: Room[Any], name: str, registry: RoomRegistry, presence: Presence, *,
                  process_id: str, public_address: str | None = None, filters: dict[str, Any] | None = None,
-                 dev_mode: bool = False) -> None:
+                 dev_mode: bool = False, profile: str = "auto") -> None:
         self.room = room
         self.room_id = new_id()
         self.room_name = name
         self.presence = presence
         self.dev_mode = dev_mode
+        self.profile = profile
         self.phase = RoomPhase.CREATING
         self.listing = RoomListing(room_id=self.room_id, name=name, process_id=process_id,
                                    public_address=public_address, filters=dict(filters or {}))
@@ -84,7 +85,7 @@ class RoomEngine:
         self._client_list = ClientList(self._clients)
         self._seats = Seats(self._seats_changed)
         self._encoder: Encoder | None = None
-        self._handshake = b""
+        self._handshakes: dict[int, bytes] = {}   # the state's reflection, by form (3 or 5)
         self._full_cache: bytes | None = None
         # (one client, or None for everyone but the excluded ones; frame; excluded)
         self._after_patch: list[tuple[Client | None, bytes, frozenset[Client]]] = []
@@ -129,7 +130,7 @@ class RoomEngine:
         if self._encoder is not None:
             self._encoder.close()
         self._encoder = Encoder(state)
-        self._handshake = Reflection.encode(state)
+        self._handshakes = {}
         self._full_cache = None
 
     def reschedule(self) -> None:
@@ -189,6 +190,12 @@ class RoomEngine:
         await self._no_leaves.wait()
         await self._dispose()
 
+    def _close_code_for(self, close_code: int) -> int:
+        # SERVER_SHUTDOWN stands for "the shutdown code of the profile" (4000 in 0.16)
+        if close_code != CloseCode.SERVER_SHUTDOWN:
+            return close_code
+        return generations.shutdown_close_code(self.profile)
+
     # ================================================================ for the matchmaker
 
     async def create(self, options: dict[str, Any]) -> None:
@@ -247,7 +254,7 @@ class RoomEngine:
         except Exception as e:
             self.report(e, "on_before_shutdown")
         if not self._disposed.is_set():
-            await self.disconnect(CloseCode.CONSENTED)
+            await self.disconnect(CloseCode.SERVER_SHUTDOWN)
 
     async def wait_disposed(self) -> None:
         await self._disposed.wait()
@@ -258,9 +265,22 @@ class RoomEngine:
     def serializer(self) -> str:
         return "schema" if self._encoder is not None else "none"
 
-    @property
-    def handshake(self) -> bytes:
-        return self._handshake
+    def _handshake(self, version: int) -> bytes:
+        if self._encoder is None:
+            return b""
+        if version not in self._handshakes:
+            self._handshakes[version] = Reflection.encode(self._encoder.state, version=version)
+        return self._handshakes[version]
+
+    def join_frame(self, client: Client, skip_handshake: bool = False) -> bytes:
+        """JOIN_ROOM for ``client``, as the server's profile writes it (no handshake when
+        the client says it has one already)."""
+        send = self._encoder is not None and not skip_handshake
+        needs5 = send and self.profile in ("0.18", "auto")
+        return generations.join_room_frame(
+            self.profile, client.reconnection_token, self.serializer,
+            self._handshake(3) if send and self.profile != "0.18" else b"",
+            self._handshake(5) if needs5 else b"")
 
     def claim_seat(self, session_id: str) -> Reservation | None:
         """The reservation a socket comes to claim (None: none, expired, or the room is going)."""
@@ -268,9 +288,9 @@ class RoomEngine:
             return None
         return self._seats.claim(session_id)
 
-    def seat(self, conn: Connection, session_id: str) -> Client:
+    def seat(self, conn: Connection, reservation: Reservation) -> Client:
         """A client takes its claimed seat (JOINING, with a fresh reconnection token)."""
-        client = Client(session_id, self, conn)
+        client = Client(reservation.session_id, self, conn)
         client.reconnection_token = new_id()
         self._clients.append(client)
         return client
@@ -281,8 +301,7 @@ class RoomEngine:
         self._remove(client)
         client.transition(ClientState.GONE)
         if conn is not None and conn.open and code is not None:
-            conn.send(protocol.error(code, message))
-            conn.close(CloseCode.WITH_ERROR)
+            refuse_connection(conn, self.profile, code, message, self.dev_mode)
         self.listing_changed()
         self._maybe_dispose()
 
@@ -290,12 +309,27 @@ class RoomEngine:
         """``on_join`` accepted the client (its JOIN_ROOM is on its way)."""
         log.info("room %s (%s): %s joined", self.room_id, self.room_name, client.session_id)
 
-    def reconnect(self, conn: Connection, session_id: str, token: str) -> Client | None:
-        """A socket with a reconnection token takes a dropped client's seat back."""
+    async def reconnect(self, conn: Connection, session_id: str, token: str) -> Client | None:
+        """A socket with a reconnection token takes a dropped client's seat back.
+
+        0.17+ clients come back with the WebSocket alone, possibly while their old
+        socket still looks open: that socket is then dropped, and the seat claimed
+        once the room allowed the reconnection (within the seat reservation time).
+        0.16 clients must have made the HTTP reconnect step first.
+        """
         if self.phase is not RoomPhase.RUNNING:
             return None
-        pending = self._seats.claim_reconnection(session_id, token)
-        if pending is None:
+        legacy = generations.legacy(self.profile)
+        stale = self._client_list.get(session_id)
+        if (not legacy and stale is not None and stale.reconnection_token == token
+                and stale.state in (ClientState.JOINING, ClientState.JOINED) and stale.connection is not conn):
+            old = stale.connection
+            if old is not None:
+                old.close(CloseCode.GOING_AWAY, "reconnected from another connection")
+            if not await self._seats.wait_held(token, self.room._seat_reservation_time):
+                return None
+        pending = self._seats.claim_reconnection(session_id, token, after_http=legacy)
+        if pending is None or self.phase is not RoomPhase.RUNNING:
             return None
         client = pending.client
         client.reconnected(conn)
@@ -322,6 +356,30 @@ class RoomEngine:
             client.transition(ClientState.JOINED)
         client.flush_queue()
 
+    def within_rate(self, client: Client) -> bool:
+        """Count one message of ``client``; False (and the client is closed with 4002)
+        past the room's ``max_messages_per_second``."""
+        limit = self.room.max_messages_per_second
+        if limit is None:
+            return True
+        now = asyncio.get_running_loop().time()
+        start, count = client.message_window
+        if now - start >= 1.0:
+            client.message_window = (now, 1)
+            return True
+        client.message_window = (start, count + 1)
+        if count + 1 <= limit:
+            return True
+        log.warning("room %s (%s): %s sent more than %s messages in a second; closing it",
+                    self.room_id, self.room_name, client.session_id, limit)
+        client.leave(CloseCode.WITH_ERROR)
+        return False
+
+    def ping(self, client: Client) -> None:
+        """PING (0.17+): answered with the same byte."""
+        if not generations.legacy(self.profile):
+            client.send_frame(protocol.ping())
+
     def dispatch(self, client: Client, frame: protocol.RoomData | protocol.RoomDataBytes) -> None:
         """A message from ``client`` to the room's handlers."""
         try:
@@ -332,6 +390,8 @@ class RoomEngine:
             return
         handlers = self.room._handlers
         handler = handlers.get(str(frame.type))
+        if isinstance(frame, protocol.RoomDataBytes):
+            handler = self.room._bytes_handlers.get(str(frame.type), handler)
         args: tuple[Any, ...]
         if handler is not None:
             callback = handler.callback
@@ -359,27 +419,103 @@ class RoomEngine:
         self._notify("message", client, frame.type, message)
         fire(callback, *args, tasks=self.tasks, what=f"message {frame.type!r} handler")
 
-    async def leave(self, client: Client, consented: bool) -> None:
-        """The client is leaving: ``on_leave`` runs, then the room may dispose itself."""
+    def answer(self, client: Client, request: protocol.RoomRequest) -> None:
+        """A ROOM_REQUEST (0.18): the handler of its type answers with what it returns."""
+        if generations.legacy(self.profile) or self.profile == "0.17":
+            return                      # (those servers ignore the code)
+        self.tasks.spawn(self._answer(client, request), f"request {request.type!r}")
+
+    async def _answer(self, client: Client, request: protocol.RoomRequest) -> None:
+        payload: Any = None
+        status = ResponseStatus.OK
+        handler: MessageHandler | None = self.room._handlers.get(str(request.type))
+        try:
+            message = request.message()
+            if handler is None:
+                status, payload = ResponseStatus.ERROR, {
+                    "name": "no_handler",
+                    "message": f'room "{self.room_name}" has no onMessage("{request.type}") handler to answer '
+                               "this request."}
+            else:
+                if handler.validate is not None:
+                    message = handler.validate(message)
+                self._notify("message", client, request.type, message)
+                payload = await invoke(handler.callback, client, message)
+        except RequestRejected as e:
+            status, payload = ResponseStatus.REJECTED, e.reason
+        except ServerError as e:
+            status, payload = ResponseStatus.ERROR, {"name": "ServerError", "message": e.message, "code": e.code}
+        except Exception as e:
+            self.report(e, f"request {request.type!r} handler")
+            status, payload = ResponseStatus.ERROR, {"name": "Error",
+                                                     "message": str(e) if self.dev_mode else "internal error"}
+        try:
+            frame = protocol.room_response(request.request_id, status, payload)
+        except (TypeError, ValueError, OverflowError) as e:
+            self.report(e, f"request {request.type!r} answer")
+            frame = protocol.room_response(request.request_id, ResponseStatus.ERROR,
+                                           {"name": "Error", "message": "the answer cannot be sent"})
+        client.enqueue(frame)
+
+    async def leave(self, client: Client, code: int | None, *, consented: bool | None = None,
+                    drop: bool = True) -> None:
+        """The client is leaving (its close code; ``consented`` when the server closes it
+        gracefully with another code): ``on_drop`` (unless ``drop`` is false) or
+        ``on_leave`` runs, then the room may dispose itself."""
+        consented = code == CloseCode.CONSENTED if consented is None else consented
         client.transition(ClientState.LEAVING)
         self._remove(client)
-        self._leaving += 1
-        self._no_leaves.clear()
-        log.info("room %s (%s): %s left (%s)", self.room_id, self.room_name, client.session_id,
-                 "consented" if consented else "not consented")
+        self._begin_leave()
+        log.info("room %s (%s): %s left (%s, code %s)", self.room_id, self.room_name, client.session_id,
+                 "consented" if consented else "not consented", code)
+        held = None
+        hook = "on_leave"
         try:
-            await invoke(self.room.on_leave, client, consented)
+            if drop and not consented and type(self.room).on_drop is not Room.on_drop:
+                hook = "on_drop"
+                await invoke(self.room.on_drop, client, code)
+                held = self._seats.held_for(client)
+                if held is None:
+                    hook = "on_leave"
+                    await invoke(self.room.on_leave, client, False)
+            else:
+                await invoke(self.room.on_leave, client, consented)
         except Exception as e:
             if not isinstance(e, asyncio.CancelledError):
-                self.report(e, "on_leave")
+                self.report(e, hook)
         finally:
-            self._leaving -= 1
-            if not self._leaving:
-                self._no_leaves.set()
-            if client.state is ClientState.LEAVING:
-                client.transition(ClientState.GONE)
-            self.listing_changed()
-            self._maybe_dispose()
+            if held is not None:
+                # the leave ends when the reconnection allowed in on_drop is settled
+                self._begin_leave()
+                self._after_held(client, held)
+            self._end_leave(client)
+
+    def _after_held(self, client: Client, held: Deferred[Client]) -> None:
+        def settled() -> None:
+            self.tasks.spawn(self._after_drop(client, held), "on_leave")
+        held.add_done_callback(settled)
+
+    async def _after_drop(self, client: Client, held: Deferred[Client]) -> None:
+        try:
+            if held.rejected:
+                await invoke(self.room.on_leave, client, False)
+        except Exception as e:
+            self.report(e, "on_leave")
+        finally:
+            self._end_leave(client)
+
+    def _begin_leave(self) -> None:
+        self._leaving += 1
+        self._no_leaves.clear()
+
+    def _end_leave(self, client: Client) -> None:
+        self._leaving -= 1
+        if not self._leaving:
+            self._no_leaves.set()
+        if client.state is ClientState.LEAVING:
+            client.transition(ClientState.GONE)
+        self.listing_changed()
+        self._maybe_dispose()
 
     # ================================================================ observing (pyseus.testing)
 
@@ -460,10 +596,11 @@ class RoomEngine:
 
     async def _kick(self, client: Client, close_code: int) -> None:
         conn = client.connection
+        code = self._close_code_for(close_code)
         if client.state in (ClientState.JOINING, ClientState.JOINED):
-            await self.leave(client, consented=close_code == CloseCode.CONSENTED)
+            await self.leave(client, code, consented=close_code in (CloseCode.CONSENTED, CloseCode.SERVER_SHUTDOWN))
         if conn is not None:
-            conn.close(close_code)
+            conn.close(code)
 
     def _maybe_dispose(self) -> None:
         if (self.room.auto_dispose and self.phase is RoomPhase.RUNNING and not self._clients
@@ -491,3 +628,11 @@ class RoomEngine:
     def _stop_loops(self) -> None:
         self._ticker.stop()
         self._clock.stop()
+
+
+def refuse_connection(conn: Connection, profile: str, code: int, message: str, dev_mode: bool,
+                      reconnecting: bool = False) -> None:
+    """A refused WebSocket join: an ERROR with the code as ``profile`` numbers it, then the
+    close (4002; 0.17+ use 4003 when a reconnection failed)."""
+    conn.send(protocol.error(generations.wire_error_code(code, profile), message))
+    conn.close(generations.failed_join_close_code(profile, reconnecting, dev_mode))

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pyseus.protocol import ErrorCode, RoomListing, SeatReservation, new_id
@@ -62,14 +63,22 @@ class RoomDefinition:
         return {key: options[key] for key in self.filter_keys if key in options}
 
 
+@dataclass(frozen=True)
+class _Seat:
+    """What one matchmaking request asks a room for."""
+    options: dict[str, Any]
+    token: str | None                     # the Bearer token of the request
+
+
 class Matchmaker:
     """Rooms of this process and the seat reservations that lead to them (a ``RoomRegistry``)."""
 
-    def __init__(self, presence: Presence, driver: Driver, process_id: str, *,
+    def __init__(self, presence: Presence, driver: Driver, process_id: str, *, profile: str = "auto",
                  public_address: str | None = None, dev_mode: bool = False) -> None:
         self.presence = presence
         self.driver = driver
         self.process_id = process_id
+        self.profile = profile
         self.public_address = public_address
         self.dev_mode = dev_mode
         self.definitions: dict[str, RoomDefinition] = {}
@@ -99,8 +108,9 @@ class Matchmaker:
             options = {}
         if method == "reconnect":
             return await self.reconnect(target, options)
+        seat = _Seat(options, token)
         if method == "joinById":
-            return await self.join_by_id(target, options, token)
+            return await self.join_by_id(target, seat)
         if method not in METHODS:
             raise ServerError(ErrorCode.MATCHMAKE_NO_HANDLER, f'invalid method "{method}"')
         definition = self.definitions.get(target)
@@ -108,16 +118,16 @@ class Matchmaker:
             raise ServerError(ErrorCode.MATCHMAKE_NO_HANDLER, f'provided room name "{target}" not defined')
         if method == "create":
             engine = await self.create_room(definition, options)
-            return self._reserve_or_fail(engine, options, token)
+            return self._reserve_or_fail(engine, seat)
         if method == "join":
             found = await self._find(definition, options)
             if found is None:
                 raise ServerError(ErrorCode.MATCHMAKE_INVALID_CRITERIA, "no rooms found with provided criteria")
-            return self._reserve_or_fail(found, options, token)
-        return await self.join_or_create(definition, options, token)
+            return self._reserve_or_fail(found, seat)
+        return await self.join_or_create(definition, seat)
 
-    async def join_or_create(self, definition: RoomDefinition, options: dict[str, Any],
-                             token: str | None) -> dict[str, Any]:
+    async def join_or_create(self, definition: RoomDefinition, seat: _Seat) -> dict[str, Any]:
+        options = seat.options
         # One find-or-create at a time per (name, filters): concurrent requests
         # then fill the room the first one created instead of creating more.
         key = (definition.name, repr(sorted(definition.filters_for(options).items())))
@@ -127,19 +137,19 @@ class Matchmaker:
                 engine = await self._find(definition, options)
                 if engine is None:
                     engine = await self.create_room(definition, options)
-                reservation = self._try_reserve(engine, options, token)
+                reservation = self._try_reserve(engine, seat)
             if reservation is not None:
                 return reservation
             await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
         raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "could not reserve a seat, every room is full")
 
-    async def join_by_id(self, room_id: str, options: dict[str, Any], token: str | None) -> dict[str, Any]:
+    async def join_by_id(self, room_id: str, seat: _Seat) -> dict[str, Any]:
         engine = self.engines.get(room_id)
         if engine is None or not engine.running:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" not found')
         if engine.locked:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" is locked')
-        return self._reserve_or_fail(engine, options, token)
+        return self._reserve_or_fail(engine, seat)
 
     async def reconnect(self, room_id: str, options: dict[str, Any]) -> dict[str, Any]:
         engine = self.engines.get(room_id)
@@ -161,7 +171,7 @@ class Matchmaker:
             raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "the server is shutting down")
         engine = RoomEngine(definition.room_class(), definition.name, self, self.presence,
                             process_id=self.process_id, public_address=self.public_address,
-                            filters=definition.filters_for(options), dev_mode=self.dev_mode)
+                            filters=definition.filters_for(options), dev_mode=self.dev_mode, profile=self.profile)
         await engine.create({**options, **definition.options})
         if engine.room_id in self.engines:
             engine.abandon()
@@ -180,20 +190,21 @@ class Matchmaker:
                 return engine
         return None
 
-    def _try_reserve(self, engine: RoomEngine, options: dict[str, Any], token: str | None) -> dict[str, Any] | None:
+    def _try_reserve(self, engine: RoomEngine, seat: _Seat) -> dict[str, Any] | None:
         session_id = new_id()
-        if not engine.reserve_seat(session_id, options, token):
+        if not engine.reserve_seat(session_id, seat.options, seat.token):
             return None
         return self._seat(engine, session_id, dev=self.dev_mode)
 
-    def _reserve_or_fail(self, engine: RoomEngine, options: dict[str, Any], token: str | None) -> dict[str, Any]:
-        reservation = self._try_reserve(engine, options, token)
+    def _reserve_or_fail(self, engine: RoomEngine, seat: _Seat) -> dict[str, Any]:
+        reservation = self._try_reserve(engine, seat)
         if reservation is None:
             raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"{engine.room_id} is already full.")
         return reservation
 
     def _seat(self, engine: RoomEngine, session_id: str, dev: bool) -> dict[str, Any]:
-        return SeatReservation.for_room(engine.listing, session_id, dev_mode=dev).to_json(engine.listing)
+        seat = SeatReservation.for_room(engine.listing, session_id, dev_mode=dev)
+        return seat.to_json(engine.listing, self.profile)
 
     # ---- RoomRegistry (called by the engines) ---------------------------------------
 

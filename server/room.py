@@ -92,23 +92,27 @@ class RoomHost(Protocol):
 class Room(Generic[StateT]):
     """Base class of rooms (``Room[State]`` for typing).
 
-    Class attributes: ``max_clients`` (None: unlimited), ``auto_dispose``.
-    Hooks, each sync or async: ``on_create(options)``,
+    Class attributes: ``max_clients`` (None: unlimited), ``auto_dispose``,
+    ``max_messages_per_second`` (None: unlimited; past it a client is closed
+    with 4002). Hooks, each sync or async: ``on_create(options)``,
     ``on_auth(client, options, request)`` (truthy to accept; the value becomes
     ``client.auth``), ``on_join(client, options, auth)``,
-    ``on_leave(client, consented)``, ``on_dispose()``,
+    ``on_leave(client, consented)``, ``on_drop(client, code)`` and
+    ``on_reconnect(client)`` (see ``on_drop``), ``on_dispose()``,
     ``on_before_shutdown()`` (default: ``disconnect()``) and
     ``on_before_patch(state)`` (before each patch is encoded).
     """
 
     max_clients: int | None = None
     auto_dispose: bool = True
+    max_messages_per_second: float | None = None
 
     def __init__(self) -> None:
         self._host: RoomHost | None = None           # set by the engine before on_create
         # settings the engine reads
         self._state: StateT | None = None
         self._handlers: dict[str, MessageHandler] = {}
+        self._bytes_handlers: dict[str, MessageHandler] = {}
         self._patch_rate: float | None = 50
         self._simulation: tuple[Callable[[float], Any], float] | None = None
         self._metadata: dict[str, Any] = {}
@@ -131,12 +135,22 @@ class Room(Generic[StateT]):
     def on_leave(self, client: Client, consented: bool) -> Any:
         """A client left; ``consented`` is true for a deliberate leave (close code 4000)."""
 
+    def on_drop(self, client: Client, code: int) -> Any:
+        """A client's connection dropped (any close but a consented leave). Only called
+        when a room defines it, instead of ``on_leave``: it may ``allow_reconnection``
+        (without awaiting it). ``on_leave(client, False)`` follows when no reconnection
+        was allowed, or once the allowed one fails."""
+
+    def on_reconnect(self, client: Client) -> Any:
+        """A dropped client is back (before its JOIN_ROOM; raising refuses it)."""
+
     def on_dispose(self) -> Any:
         """The room is going away."""
 
     async def on_before_shutdown(self) -> None:
-        """The server is shutting down; by default every client is disconnected."""
-        await self.disconnect(CloseCode.DEVMODE_RESTART if self._running().dev_mode else CloseCode.CONSENTED)
+        """The server is shutting down; by default every client is disconnected (a
+        consented leave, with close code 4001, or 4000 under protocol "0.16")."""
+        await self.disconnect(CloseCode.DEVMODE_RESTART if self._running().dev_mode else CloseCode.SERVER_SHUTDOWN)
 
     def on_before_patch(self, state: StateT) -> Any:
         """Called before each patch is encoded (the last chance to change the state for it)."""
@@ -227,13 +241,27 @@ class Room(Generic[StateT]):
         ``"*"`` handles every type without its own handler, as
         ``callback(client, type, message)``. ``validate(message)`` may transform
         the message or raise (the client is then disconnected). Messages sent
-        as raw bytes reach the same handlers with a ``bytes`` message. Types are
-        matched as text, so ``5`` and ``"5"`` are the same type. Returns a
-        function that removes the handler.
+        as raw bytes reach the same handlers with a ``bytes`` message, unless
+        ``on_message_bytes`` has one for their type. Types are matched as text,
+        so ``5`` and ``"5"`` are the same type. Returns a function that removes
+        the handler.
+
+        A client's ``room.request(type, message)`` (0.18) is answered with what
+        the handler returns (awaited when it is a coroutine); raising
+        ``ServerError`` or ``RequestRejected`` makes the request fail.
         """
         key = str(type)
         handler = self._handlers[key] = MessageHandler(callback, validate)
         return remover(self._handlers, handler, key)
+
+    def on_message_bytes(self, type: MessageType, callback: Callable[..., Any],
+                         validate: Callable[[Any], Any] | None = None) -> Callable[[], None]:
+        """Handle messages of ``type`` sent as raw bytes (``room.sendBytes``) with
+        ``callback(client, data)``, ahead of an ``on_message`` handler of the same type.
+        Returns a function that removes the handler."""
+        key = str(type)
+        handler = self._bytes_handlers[key] = MessageHandler(callback, validate)
+        return remover(self._bytes_handlers, handler, key)
 
     def broadcast(self, type: MessageType, message: Any = None, *, except_: Client | Sequence[Client] | None = None,
                   after_next_patch: bool = False) -> None:
@@ -315,5 +343,7 @@ class Room(Generic[StateT]):
         return self._running().allow_reconnection(client, seconds)
 
     async def disconnect(self, close_code: int = CloseCode.CONSENTED) -> None:
-        """Close every client (``on_leave`` runs for each), then dispose; returns when done."""
+        """Close every client (``on_leave`` runs for each), then dispose; returns when done.
+        ``CloseCode.SERVER_SHUTDOWN`` closes with the protocol's shutdown code (4001; 4000
+        under protocol "0.16") as a consented leave."""
         await self._running().disconnect(close_code)

@@ -45,6 +45,7 @@ class Seats:
         self._on_change = on_change
         self._reserved: dict[str, Reservation] = {}
         self._reconnections: dict[str, PendingReconnection] = {}   # by the client's current token
+        self._held: dict[str, list[asyncio.Future[None]]] = {}      # waiting for a token to be held
 
     def __len__(self) -> int:
         return len(self._reserved) + len(self._reconnections)
@@ -89,8 +90,35 @@ class Seats:
         if seconds != "manual":
             pending.timer = asyncio.get_running_loop().call_later(float(seconds), deferred.reject, "timeout")
         deferred.add_done_callback(lambda: self._settled(token, pending))
+        for waiter in self._held.pop(token, ()):
+            if not waiter.done():
+                waiter.set_result(None)
         self._on_change()
         return deferred
+
+    def held_for(self, client: Client) -> Deferred[Client] | None:
+        """The pending reconnection of ``client``, if its seat is held."""
+        pending = self._reconnections.get(client.reconnection_token)
+        return pending.deferred if pending is not None and pending.client is client else None
+
+    async def wait_held(self, token: str, seconds: float) -> bool:
+        """Wait (at most ``seconds``) until a seat is held for the client whose token is
+        ``token``: a reconnection that arrived while its old socket still looked open."""
+        if token in self._reconnections:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._held.setdefault(token, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, seconds)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            waiters = self._held.get(token)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._held[token]
 
     def _settled(self, token: str, pending: PendingReconnection) -> None:
         if pending.timer is not None:
@@ -112,12 +140,13 @@ class Seats:
         pending.reconnecting = True
         return pending.client.session_id
 
-    def claim_reconnection(self, session_id: str, token: str) -> PendingReconnection | None:
-        """Take the reconnection of ``session_id`` waiting on ``token`` after its HTTP
-        reconnect step (None otherwise). The caller resolves its Deferred."""
+    def claim_reconnection(self, session_id: str, token: str, *, after_http: bool) -> PendingReconnection | None:
+        """Take the reconnection of ``session_id`` waiting on ``token`` (None: there is
+        none). ``after_http``: only once its HTTP reconnect step happened (0.16; 0.17+
+        clients reconnect with the WebSocket alone). The caller resolves its Deferred."""
         pending = self._reconnections.get(token)
-        if (pending is None or pending.client.session_id != session_id or not pending.reconnecting
-                or pending.deferred.done):
+        if (pending is None or pending.client.session_id != session_id
+                or (after_http and not pending.reconnecting) or pending.deferred.done):
             return None
         del self._reconnections[token]
         if pending.timer is not None:
@@ -128,6 +157,10 @@ class Seats:
 
     def release_all(self, reason: str) -> None:
         """Reject every reconnection with ``reason`` and drop every reservation."""
+        for waiters in self._held.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)     # (then finds nothing to claim)
         for pending in list(self._reconnections.values()):
             pending.deferred.reject(reason)
         for reservation in self._reserved.values():

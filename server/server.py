@@ -9,15 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyseus.loop import event_loop_factory
-from pyseus.protocol import ErrorCode, error_body, new_id
+from pyseus.protocol import ErrorCode, error_body, generations, new_id
 
 from .driver import Driver, LocalDriver
 from .errors import ServerError
 from .matchmaker import Matchmaker, RoomDefinition
 from .presence import LocalPresence, Presence
 from .room import Room
-from .session import SocketSession
-from .transport import Connection, Transport
+from .session import LatencyProbe, SocketSession
+from .transport import Connection, SocketHandler, Transport
 from .transport_aiohttp import WebSocketTransport
 
 __all__ = ["Server"]
@@ -28,6 +28,9 @@ log = logging.getLogger("pyseus.server")
 class Server:
     """A game server: define room types, then ``listen()`` (or ``await serve()``).
 
+    ``protocol``: the client generations served on the one endpoint: ``"auto"``
+    (colyseus.js 0.16 and @colyseus/sdk 0.17 and 0.18, in the same rooms), or
+    exactly one of ``"0.16"``, ``"0.17"``, ``"0.18"``.
     ``presence`` and ``driver`` default to in-process implementations.
     ``dev_mode`` makes unknown message types an ERROR (4217) instead of a
     disconnect, and shutdowns close clients with 4010. ``max_payload`` caps
@@ -35,15 +38,16 @@ class Server:
     seconds and dropped after ``ping_max_retries`` unanswered pings.
     """
 
-    def __init__(self, *, presence: Presence | None = None, driver: Driver | None = None,
+    def __init__(self, *, protocol: str = "auto", presence: Presence | None = None, driver: Driver | None = None,
                  transport: Transport | None = None, dev_mode: bool = False, public_address: str | None = None,
                  max_payload: int = 4096, ping_interval: float = 3.0, ping_max_retries: int = 2,
                  process_id: str | None = None) -> None:
+        self.protocol = generations.check_profile(protocol)
         self.process_id = process_id or new_id()
         self.presence = presence or LocalPresence()
         self.driver = driver or LocalDriver()
         self.dev_mode = dev_mode
-        self.matchmaker = Matchmaker(self.presence, self.driver, self.process_id,
+        self.matchmaker = Matchmaker(self.presence, self.driver, self.process_id, profile=self.protocol,
                                      public_address=public_address, dev_mode=dev_mode)
         if transport is None:
             transport = WebSocketTransport(max_payload=max_payload, ping_interval=ping_interval,
@@ -64,8 +68,8 @@ class Server:
     async def serve(self, host: str = "0.0.0.0", port: int = 2567) -> None:
         """Start listening; returns once the port is open."""
         await self.transport.start(self, host, port)
-        log.info("listening on %s:%s (process %s, %s loop)", host, self.transport.port, self.process_id,
-                 type(asyncio.get_running_loop()).__module__.split(".")[0])
+        log.info("listening on %s:%s (process %s, %s loop, protocol %s)", host, self.transport.port,
+                 self.process_id, type(asyncio.get_running_loop()).__module__.split(".")[0], self.protocol)
 
     def listen(self, port: int = 2567, host: str = "0.0.0.0", *, loop: str = "auto") -> None:
         """Serve until SIGINT or SIGTERM, then shut down gracefully (blocks).
@@ -102,6 +106,10 @@ class Server:
     def shutting_down(self) -> bool:
         return self.matchmaker.shutting_down
 
+    @property
+    def profile(self) -> str:
+        return self.protocol
+
     async def create_room(self, name: str, options: dict[str, Any] | None = None) -> Room[Any]:
         """Create a room of a defined type, as a ``create`` request would, without a seat."""
         definition = self.matchmaker.definitions.get(name)
@@ -115,23 +123,31 @@ class Server:
 
     # ---- TransportHost (called by the transport) ------------------------------------
 
-    async def matchmake(self, method: str, target: str, body: bytes, authorization: str | None) -> dict[str, Any]:
-        """One POST /matchmake/<method>/<target>; returns the JSON body (errors included)."""
+    async def matchmake(self, method: str, target: str, body: bytes,
+                        headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """One POST /matchmake/<method>/<target>: the HTTP status and the JSON body.
+
+        A failure answers ``{code, error}``: with status 200 and the 0.16 code under
+        protocol "0.16", else with the 0.17 code as the status as well.
+        """
         try:
             options = json.loads(body) if body.strip() else {}
         except ValueError as e:
-            return {"error": f"invalid JSON body: {e}"}
-        token = None
-        if authorization and authorization.startswith("Bearer "):
-            token = authorization[len("Bearer "):]
+            return (200 if generations.legacy(self.protocol) else 400), {"error": f"invalid JSON body: {e}"}
+        authorization = headers.get("Authorization", "")
+        token = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
         try:
-            return await self.matchmaker.handle(method, target, options, token)
+            return 200, await self.matchmaker.handle(method, target, options, token)
         except ServerError as e:
-            return error_body(e.code, e.message)
+            code, message = e.code, e.message
         except Exception as e:
             log.exception("matchmaking %s/%s failed", method, target)
-            return error_body(ErrorCode.MATCHMAKE_UNHANDLED, str(e))
+            code, message = ErrorCode.MATCHMAKE_UNHANDLED, str(e)
+        return (generations.http_status(code, self.protocol),
+                error_body(generations.wire_error_code(code, self.protocol), message))
 
     def open_socket(self, conn: Connection, room_id: str, query: dict[str, str],
-                    headers: Mapping[str, str]) -> SocketSession:
-        return SocketSession(self.matchmaker.engines, conn, room_id, query, headers)
+                    headers: Mapping[str, str]) -> SocketHandler:
+        if not room_id and "sessionId" not in query and not generations.legacy(self.protocol):
+            return LatencyProbe(conn)          # client.getLatency() of 0.17+
+        return SocketSession(self.matchmaker.engines, self.protocol, conn, room_id, query, headers)

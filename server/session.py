@@ -2,10 +2,13 @@
 
 The transport feeds a ``SocketSession`` the frames and the close of one
 WebSocket. The session claims the seat the URL names (a reservation, or a
-reconnection), runs ``on_auth`` and ``on_join``, sends JOIN_ROOM, and then
-hands the client's frames to the room's engine. Frames that arrive while the
-join is still running are held until it finished, and the close is handled
-after it (so that ``on_leave`` follows ``on_join``).
+reconnection), runs ``on_auth`` and ``on_join`` (or ``on_reconnect``), sends
+JOIN_ROOM, and then hands the client's frames to the room's engine. Frames
+that arrive while the join is still running are held until it finished, and
+the close is handled after it (so that ``on_leave`` follows ``on_join``).
+
+A ``LatencyProbe`` answers the sockets of ``client.getLatency()`` (0.17+),
+which name no room.
 """
 from __future__ import annotations
 
@@ -15,43 +18,45 @@ from collections.abc import Mapping
 
 from pyseus import protocol
 from pyseus._callbacks import invoke
-from pyseus.protocol import CloseCode, ErrorCode
+from pyseus.protocol import CloseCode, ErrorCode, generations
 
 from .client import Client, ClientState
-from .engine import RoomEngine
+from .engine import RoomEngine, refuse_connection
 from .errors import ServerError
 from .room import Room
 from .transport import Connection, Request
 
-__all__ = ["SocketSession", "refuse_seat"]
+__all__ = ["SocketSession", "LatencyProbe"]
 
 log = logging.getLogger("pyseus.server.session")
 
 _MAX_EARLY_FRAMES = 256
-
-
-def refuse_seat(conn: Connection) -> None:
-    """What the reference does for an unknown room or session, or an expired seat:
-    accept the socket, ERROR with code 0, close 4002."""
-    conn.send(protocol.error(ErrorCode.SEAT_RESERVATION_EXPIRED, "seat reservation expired."))
-    conn.close(CloseCode.WITH_ERROR)
+_LATENCY_PROBE_SECONDS = 1.0
 
 
 class SocketSession:
     """The join, the frames and the close of one room socket (``SocketHandler``)."""
 
-    def __init__(self, engines: Mapping[str, RoomEngine], conn: Connection, room_id: str, query: dict[str, str],
-                 headers: Mapping[str, str]) -> None:
+    def __init__(self, engines: Mapping[str, RoomEngine], profile: str, conn: Connection, room_id: str,
+                 query: dict[str, str], headers: Mapping[str, str]) -> None:
         self._conn = conn
+        self._profile = profile
+        self._reconnecting = bool(query.get("reconnectionToken"))
         self._engine: RoomEngine | None = None
         self._client: Client | None = None
         self._early: list[bytes] | None = []
         self._join = asyncio.ensure_future(self._run_join(engines.get(room_id), query, headers))
 
+    def _refuse_seat(self, engine: RoomEngine | None) -> None:
+        # an unknown room or session, an expired seat or a failed reconnection: the
+        # socket is accepted, then ERROR (0 in 0.16, 524 in 0.17+) and the close
+        refuse_connection(self._conn, self._profile, ErrorCode.SEAT_RESERVATION_EXPIRED, "seat reservation expired.",
+                          engine.dev_mode if engine is not None else False, self._reconnecting)
+
     async def _run_join(self, engine: RoomEngine | None, query: dict[str, str], headers: Mapping[str, str]) -> None:
         session_id = query.get("sessionId", "")
         if engine is None or not session_id:
-            refuse_seat(self._conn)
+            self._refuse_seat(engine)
             self._early = None
             return
         try:
@@ -67,19 +72,15 @@ class SocketSession:
     async def _admit(self, engine: RoomEngine, session_id: str, query: dict[str, str],
                      headers: Mapping[str, str]) -> Client | None:
         conn = self._conn
+        skip_handshake = "skipHandshake" in query and not generations.legacy(self._profile)
         token = query.get("reconnectionToken")
         if token:
-            client = engine.reconnect(conn, session_id, token)
-            if client is None:
-                refuse_seat(conn)
-                return None
-            conn.send(protocol.join_room(client.reconnection_token, engine.serializer, engine.handshake))
-            return client
+            return await self._readmit(engine, session_id, token, skip_handshake)
         reservation = engine.claim_seat(session_id)
         if reservation is None:
-            refuse_seat(conn)
+            self._refuse_seat(engine)
             return None
-        client = engine.seat(conn, session_id)
+        client = engine.seat(conn, reservation)
         room = engine.room
         if type(room).on_auth is not Room.on_auth:
             request = Request(token=query.get("_authToken") or reservation.token, headers=headers,
@@ -108,13 +109,37 @@ class SocketSession:
             else:
                 engine.report(e, "on_join")
                 code, message = ErrorCode.APPLICATION_ERROR, str(e)
-            await engine.leave(client, consented=False)
+            await engine.leave(client, None, consented=False, drop=False)
             if conn.open:
-                conn.send(protocol.error(code, message))
-                conn.close(CloseCode.WITH_ERROR)
+                refuse_connection(conn, self._profile, code, message, engine.dev_mode)
             return None
-        conn.send(protocol.join_room(client.reconnection_token, engine.serializer, engine.handshake))
+        conn.send(engine.join_frame(client, skip_handshake))
         engine.joined(client)
+        return client
+
+    async def _readmit(self, engine: RoomEngine, session_id: str, token: str, skip_handshake: bool) -> Client | None:
+        # a dropped client takes its seat back; on_reconnect may still refuse it
+        client = await engine.reconnect(self._conn, session_id, token)
+        if client is None:
+            self._refuse_seat(engine)
+            return None
+        room = engine.room
+        if type(room).on_reconnect is not Room.on_reconnect:
+            try:
+                await invoke(room.on_reconnect, client)
+                if not self._conn.open:
+                    raise ConnectionError("the socket closed during on_reconnect")
+            except Exception as e:
+                if not isinstance(e, (ServerError, ConnectionError)):
+                    engine.report(e, "on_reconnect")
+                code = e.code if isinstance(e, ServerError) else ErrorCode.MATCHMAKE_EXPIRED
+                await engine.leave(client, CloseCode.FAILED_TO_RECONNECT, consented=False, drop=False)
+                if self._conn.open:
+                    refuse_connection(self._conn, self._profile, code,
+                                      e.message if isinstance(e, ServerError) else "reconnection refused",
+                                      engine.dev_mode, reconnecting=True)
+                return None
+        self._conn.send(engine.join_frame(client, skip_handshake))
         return client
 
     # ---- called by the transport --------------------------------------------------
@@ -133,7 +158,7 @@ class SocketSession:
         client, engine = self._client, self._engine
         if client is not None and engine is not None and client.connection is self._conn:
             if client.state in (ClientState.JOINING, ClientState.JOINED):
-                await engine.leave(client, consented=code == CloseCode.CONSENTED)
+                await engine.leave(client, code)
 
     # ---- frames ------------------------------------------------------------------
 
@@ -152,11 +177,33 @@ class SocketSession:
             engine.acknowledge(client)
         elif isinstance(frame, protocol.LeaveRoom):
             engine.tasks.spawn(self._consented_leave(engine, client), "leave")
+        elif not engine.within_rate(client):
+            return
         elif isinstance(frame, (protocol.RoomData, protocol.RoomDataBytes)):
             engine.dispatch(client, frame)
+        elif isinstance(frame, protocol.RoomRequest):
+            engine.answer(client, frame)
+        elif isinstance(frame, protocol.Ping):
+            engine.ping(client)
 
     async def _consented_leave(self, engine: RoomEngine, client: Client) -> None:
         if client.state not in (ClientState.JOINING, ClientState.JOINED):
             return
-        await engine.leave(client, consented=True)
+        await engine.leave(client, CloseCode.CONSENTED)
         self._conn.close(CloseCode.CONSENTED)
+
+
+class LatencyProbe:
+    """The socket of ``client.getLatency()`` (0.17+): every frame is answered with a
+    PING byte, and the socket is closed after a second."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._timer = asyncio.get_running_loop().call_later(_LATENCY_PROBE_SECONDS, conn.close,
+                                                            CloseCode.NORMAL_CLOSURE)
+
+    def on_frame(self, data: bytes) -> None:
+        self._conn.send(protocol.ping())
+
+    async def on_close(self, code: int | None) -> None:
+        self._timer.cancel()

@@ -58,15 +58,21 @@ class TransportHost(Protocol):
     def shutting_down(self) -> bool:
         """Matchmaking answers 503 from now on."""
 
-    async def matchmake(self, method: str, target: str, body: bytes, authorization: str | None) -> dict[str, Any]:
-        """One ``POST /matchmake/<method>/<target>``: the JSON answer, errors included."""
+    @property
+    def profile(self) -> str:
+        """The client generations served (``pyseus.protocol.PROFILES``)."""
+
+    async def matchmake(self, method: str, target: str, body: bytes,
+                        headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """One ``POST /matchmake/<method>/<target>``: the HTTP status and the JSON answer."""
 
     async def get_available_rooms(self, name: str | None = None) -> list[dict[str, Any]]:
         """The listings of ``GET /matchmake/<name>``."""
 
     def open_socket(self, conn: Connection, room_id: str, query: dict[str, str],
                     headers: Mapping[str, str]) -> SocketHandler:
-        """A room socket was opened at ``/<processId>/<room_id>?<query>``."""
+        """A socket was opened at ``/<processId>/<room_id>?<query>`` (``room_id`` empty
+        when the path names none)."""
 
 
 class Transport(ABC):

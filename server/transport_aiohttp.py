@@ -26,10 +26,12 @@ log = logging.getLogger("pyseus.server.transport")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 _CORS = {
     "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, Authorization",
-    "Access-Control-Allow-Methods": "OPTIONS, POST, GET",
     "Access-Control-Allow-Credentials": "true",
     "Access-Control-Max-Age": "2592000",
 }
+# the methods each generation announces (0.17+ answer for a wider router)
+_CORS_METHODS = {"0.16": "OPTIONS, POST, GET"}
+_CORS_METHODS_0_17 = "GET,HEAD,PUT,PATCH,POST,DELETE"
 # A client whose outgoing frames pile up beyond this is dropped rather than
 # letting the server's memory grow without bound.
 _MAX_BUFFERED_BYTES = 32 * 1024 * 1024
@@ -154,6 +156,7 @@ class WebSocketTransport(Transport):
         if self._server.shutting_down:
             return web.Response(status=503)
         headers = dict(_CORS)
+        headers["Access-Control-Allow-Methods"] = _CORS_METHODS.get(self._server.profile, _CORS_METHODS_0_17)
         headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
         tokens = _TOKEN.findall(request.path)
         rest = tokens[tokens.index("matchmake") + 1:] if "matchmake" in tokens else []
@@ -170,8 +173,8 @@ class WebSocketTransport(Transport):
         method = rest[0] if rest else ""
         target = rest[1] if len(rest) > 1 else ""
         body = await request.read()
-        result = await self._server.matchmake(method, target, body, request.headers.get("Authorization"))
-        return _json(result, headers)
+        status, result = await self._server.matchmake(method, target, body, request.headers)
+        return _json(result, headers, status)
 
     # ---- room sockets -----------------------------------------------------------
 
@@ -244,6 +247,6 @@ class WebSocketTransport(Transport):
             return      # the socket closed: nothing left to ping
 
 
-def _json(data: Any, headers: dict[str, str]) -> web.Response:
-    return web.Response(body=json.dumps(data, separators=(",", ":")).encode(), headers=headers,
+def _json(data: Any, headers: dict[str, str], status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(data, separators=(",", ":")).encode(), headers=headers, status=status,
                         content_type="application/json")

@@ -18,12 +18,17 @@ from typing import Any
 TESTS_DIR = Path(__file__).resolve().parent
 
 
+# the npm projects the test command installs (npm ci), each pinned by its lockfile
+NPM_PROJECTS = (TESTS_DIR, TESTS_DIR / "interop" / "colyseus-0.17", TESTS_DIR / "interop" / "colyseus-0.18")
+
+
 def require_node_modules() -> None:
     if shutil.which("node") is None:
         raise RuntimeError("node is not installed; the interop tests need Node.js 20")
-    if not (TESTS_DIR / "node_modules" / "schema-v3").is_dir():
-        raise RuntimeError("tests/node_modules is missing: run the test command from README.md "
-                           "(it runs `npm ci` in tests/)")
+    for project in NPM_PROJECTS:
+        if not (project / "node_modules").is_dir():
+            raise RuntimeError(f"{project}/node_modules is missing: run the test command from README.md "
+                               "(it runs `npm ci` in each npm project under tests/)")
 
 
 class NodeScript:
@@ -79,10 +84,10 @@ class AsyncNodeScript:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, script: str, timeout: float = 20.0) -> "AsyncNodeScript":
+    async def start(cls, script: str, *args: str, timeout: float = 20.0) -> "AsyncNodeScript":
         require_node_modules()
         proc = await asyncio.create_subprocess_exec(
-            "node", str(TESTS_DIR / script), cwd=TESTS_DIR, stdin=asyncio.subprocess.PIPE,
+            "node", str(TESTS_DIR / script), *args, cwd=TESTS_DIR, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024)
         return cls(proc, timeout)
 
@@ -91,7 +96,10 @@ class AsyncNodeScript:
             line = await self.proc.stdout.readline()
             if not line:
                 break
-            reply = json.loads(line)
+            try:
+                reply = json.loads(line)
+            except ValueError:
+                continue        # not a reply (something the script printed)
             future = self._pending.pop(reply["id"], None)
             if future is not None and not future.done():
                 future.set_result(reply)

@@ -1,5 +1,6 @@
-"""Fixtures for the client tests: a real Colyseus 0.16 server in node
-(tests/client/node_server.mjs, packages pinned in tests/package-lock.json)."""
+"""Fixtures for the client tests: real Colyseus servers in node
+(tests/interop/node_server.mjs; 0.16 pinned in tests/package-lock.json, 0.17 and
+0.18 in tests/interop/colyseus-<version>)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,12 +12,19 @@ import pytest
 from tests.node import TESTS_DIR, require_node_modules
 
 
+@pytest.fixture(params=["0.16", "0.17", "0.18"])
+def generation(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def node_server() -> AsyncIterator[str]:
-    """The endpoint of a Node Colyseus 0.16 server on 127.0.0.1 (room "game")."""
+async def node_server(generation: str) -> AsyncIterator[str]:
+    """The endpoint of a Node Colyseus server of ``generation`` on 127.0.0.1 (room "game")."""
     require_node_modules()
+    # (0.17+ servers use a global WebSocket, which Node 20 has behind this flag)
+    flags = ["--experimental-websocket"] if generation != "0.16" else []
     proc = await asyncio.create_subprocess_exec(
-        "node", str(TESTS_DIR / "client" / "node_server.mjs"), "0", cwd=TESTS_DIR,
+        "node", *flags, str(TESTS_DIR / "interop" / "node_server.mjs"), generation, "0", cwd=TESTS_DIR,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     assert proc.stdout is not None
     try:

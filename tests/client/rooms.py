@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pyseus.schema import ArraySchema, MapSchema, Schema, float32, string, uint8, uint32
-from pyseus.server import Client, ReconnectionRejected, Request, Room, ServerError
+from pyseus.protocol import CloseCode
+from pyseus.server import Client, ReconnectionRejected, Request, RequestRejected, Room, ServerError
 
 
 class Player(Schema):
@@ -36,7 +37,17 @@ class Game(Room[World]):
         self.on_message("error", lambda c, m: c.error(4999, "custom error"))
         self.on_message("kick", lambda c, code: c.leave(code))
         self.on_message("log", lambda c, text: self.state.log.append(text))
+        self.on_message("drop-me", lambda c, m: c.connection.close(CloseCode.GOING_AWAY))   # (a 1001 drop)
+        self.on_message("ask", lambda c, m: {"answer": m})
+        self.on_message("boom", self.boom)
+        self.on_message("refuse", self.refuse)
         self.on_message("*", lambda c, t, m: c.send("wildcard", {"type": t, "message": m}))
+
+    def boom(self, client: Client, message: Any) -> None:
+        raise ServerError(4321, "boom")
+
+    def refuse(self, client: Client, message: Any) -> None:
+        raise RequestRejected({"why": "no"})
 
     def step(self, delta: float) -> None:
         self.state.tick += 1

@@ -6,10 +6,25 @@ from typing import Any
 
 import pytest
 
-from pyseus.client import Client, MatchMakeError, Room, RoomLeftError
+from pyseus.client import Client, MatchMakeError, RequestError, Room, RoomLeftError
+from pyseus.protocol import PROFILES
+from pyseus.protocol.generations import wire_error_code
 from tests.client.rooms import Game, Player, Stateless, World
 
 ROOMS = {"game": Game, "stateless": Stateless}
+
+
+@pytest.fixture(params=PROFILES)
+def profile(request: pytest.FixtureRequest) -> str:
+    """Every test here runs against our server speaking each generation."""
+    return str(request.param)
+
+
+@pytest.fixture
+def start_server(start_server: Any, profile: str) -> Any:
+    async def start(rooms: Any, **options: Any) -> Any:
+        return await start_server(rooms, protocol=profile, **options)
+    return start
 
 
 async def test_join_or_create_gives_identity_state_and_first_events(start_server) -> None:
@@ -48,7 +63,7 @@ async def test_create_join_and_join_by_id(start_server) -> None:
     assert await live.sdk.get_available_rooms("stateless") == []
 
 
-async def test_matchmaking_errors(start_server) -> None:
+async def test_matchmaking_errors(start_server, profile) -> None:
     live = await start_server(ROOMS)
     cases = [
         (live.sdk.join("game"), 4211, "no rooms found with provided criteria"),
@@ -59,19 +74,19 @@ async def test_matchmaking_errors(start_server) -> None:
     for call, code, message in cases:
         with pytest.raises(MatchMakeError) as e:
             await call
-        assert (e.value.code, e.value.message) == (code, message)
+        assert (e.value.code, e.value.message) == (wire_error_code(code, profile), message)
     with pytest.raises(ValueError):
         await live.sdk.reconnect("no-colon")
 
 
-async def test_a_refused_socket_join_raises_match_make_error(start_server) -> None:
+async def test_a_refused_socket_join_raises_match_make_error(start_server, profile) -> None:
     live = await start_server(ROOMS)
     for options, code, message in [({"reject": True}, 4444, "rejected by on_auth"),
                                    ({"falsy": True}, 4215, "onAuth failed"),
                                    ({"fail_join": True}, 4216, "join failed")]:
         with pytest.raises(MatchMakeError) as e:
             await live.sdk.create("game", options)
-        assert (e.value.code, e.value.message) == (code, message)
+        assert (e.value.code, e.value.message) == (wire_error_code(code, profile), message)
 
 
 async def test_messages_both_ways(start_server) -> None:
@@ -165,7 +180,7 @@ async def test_consented_and_unconsented_leave_on_the_server(start_server) -> No
     assert list(server_room.state.players.keys()) == [b.session_id]
 
 
-async def test_reconnect_after_a_dropped_connection(start_server) -> None:
+async def test_reconnect_after_a_dropped_connection(start_server, profile) -> None:
     live = await start_server(ROOMS)
     room = await live.sdk.join_or_create("game", {"name": "Ann"})
     token = room.reconnection_token
@@ -178,7 +193,7 @@ async def test_reconnect_after_a_dropped_connection(start_server) -> None:
     assert again.state.players[again.session_id].name == "Ann"
     with pytest.raises(MatchMakeError) as e:
         await live.sdk.reconnect(token)              # tokens rotate on every join
-    assert e.value.code == 4214
+    assert e.value.code == wire_error_code(4214, profile)
 
 
 async def test_state_cls_and_decoder_callbacks(start_server) -> None:
@@ -245,3 +260,91 @@ async def test_endpoint_forms() -> None:
     assert Client("h:3")._http_base == "http://h:3"
     with pytest.raises(ValueError):
         Client("ftp://h")
+
+
+async def test_requests_and_pings(start_server, profile) -> None:
+    live = await start_server(ROOMS)
+    room = await live.sdk.join_or_create("game")
+    if profile in ("0.18", "auto"):
+        assert await room.request("ask", {"q": [1, 2]}) == {"answer": {"q": [1, 2]}}
+        with pytest.raises(RequestError) as e:
+            await room.request("boom")
+        assert (e.value.status, e.value.name, e.value.message, e.value.code) == (2, "ServerError", "boom", 4321)
+        with pytest.raises(RequestError) as e:
+            await room.request("refuse")
+        assert (e.value.status, e.value.name, e.value.reason) == (1, "rejected", {"why": "no"})
+        with pytest.raises(RequestError) as e:
+            await room.request("nobody")
+        assert (e.value.status, e.value.name) == (2, "no_handler")
+    else:       # a 0.16 or 0.17 server does not answer requests
+        with pytest.raises(TimeoutError):
+            await room.request("ask", 1, timeout=0.3)
+    if profile == "0.16":
+        with pytest.raises(TimeoutError):
+            await room.ping(timeout=0.3)
+    else:
+        assert 0 <= await room.ping() < 1000
+    assert room.connected
+
+
+async def test_automatic_reconnection_after_a_drop(start_server, profile) -> None:
+    live = await start_server(ROOMS)
+    room = await live.sdk.join_or_create("game", {"name": "Ann"})
+    await room.wait_for_next_patch()
+    room.reconnection.min_uptime = 0
+    events: list[Any] = []
+    room.on_drop(lambda code: events.append(("drop", code)))
+    room.on_reconnect(lambda: events.append(("reconnect",)))
+    token = room.reconnection_token
+    room.send("drop-me")                    # the server closes us with 1001
+    if profile == "0.16":                   # a 0.16 server takes a seat back only after HTTP reconnect
+        assert await room.wait_for_leave() == 4002
+        assert events == [("drop", 1001)]
+        return
+    assert await room.wait_for_message("reconnected") == {"sessionId": room.session_id}
+    assert events == [("drop", 1001), ("reconnect",)]
+    assert room.connected and room.reconnection_token != token
+    room.send("move", {"x": 5, "y": 6})
+    [server_room] = live.server.matchmaker.rooms.values()
+    for _ in range(100):
+        await room.wait_for_next_patch()
+        if room.state.players[room.session_id].x == 5:
+            break
+    assert room.state.to_json()["players"] == server_room.state.to_json()["players"]
+    assert room.state.players[room.session_id].name == "Ann"
+
+
+@pytest.mark.parametrize("profile", ["0.17", "0.18", "auto"])     # (0.16: see the test above)
+async def test_messages_sent_while_offline_are_delivered_after_the_reconnection(start_server, profile) -> None:
+    live = await start_server(ROOMS)
+    room = await live.sdk.join_or_create("game", {"name": "Ann"})
+    room.reconnection.min_uptime = 0
+    room.reconnection.min_delay = room.reconnection.max_delay = 0.3     # offline for a while
+    dropped = asyncio.Event()
+    room.on_drop(lambda code: dropped.set())
+    room.send("drop-me")
+    await asyncio.wait_for(dropped.wait(), 5)
+    assert not room.connected
+    room.send("log", "written offline")
+    await room.wait_for_message("reconnected")
+    for _ in range(100):
+        await room.wait_for_next_patch()
+        if list(room.state.log) == ["written offline"]:
+            break
+    assert list(room.state.log) == ["written offline"]
+
+
+@pytest.mark.parametrize("profile", ["0.17", "0.18", "auto"])
+async def test_leaving_while_reconnecting_stops_it(start_server, profile) -> None:
+    live = await start_server(ROOMS)
+    room = await live.sdk.join_or_create("game")
+    room.reconnection.min_uptime = 0
+    room.reconnection.min_delay = room.reconnection.max_delay = 0.5
+    dropped = asyncio.Event()
+    room.on_drop(lambda code: dropped.set())
+    room.send("drop-me")
+    await asyncio.wait_for(dropped.wait(), 5)
+    assert await room.leave() == 1000
+    await asyncio.sleep(0.8)                # past the next try: nothing reconnected
+    [server_room] = live.server.matchmaker.rooms.values()
+    assert len(server_room.clients) == 0 and not room.connected

@@ -1,20 +1,20 @@
 // The official @colyseus/schema packages as a judge for the Python tests.
 //
 // Reads one JSON request per line on stdin and writes one JSON reply per line:
-//   {"cmd": "decode", "version": 3|4, "handshake": hex, "messages": [hex...],
+//   {"cmd": "decode", "version": 3|4|5, "handshake": hex, "messages": [hex...],
 //    "joins": [[at, hex], ...]}
 //       -> {"states": [...], "refcounts": [...], "joined": [[states...]...], "warnings": [...]}
 //     decodes the messages in order (state + refcounts after each); each join
 //     starts a second decoder from a full state and feeds it the messages from
 //     index `at` on.
-//   {"cmd": "encode", "version": 3|4, "types", "root", "init": [ops], "steps": [[ops]...]}
+//   {"cmd": "encode", "version": 3|4|5, "types", "root", "init": [ops], "steps": [[ops]...]}
 //       -> {"handshake", "full", "patches": [...], "states": [...], "fulls": [...]}
 //     runs the scenario with the JS encoder (state and full state after each step).
 import { createRequire } from "node:module";
 import readline from "node:readline";
 
 const require = createRequire(import.meta.url);
-const PACKAGES = { 3: require("schema-v3"), 4: require("schema-v4") };
+const PACKAGES = { 3: require("schema-v3"), 4: require("schema-v4"), 5: require("schema-v5") };
 
 let warnings = [];
 for (const level of ["warn", "error", "log", "info"]) {

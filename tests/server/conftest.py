@@ -1,5 +1,6 @@
-"""Fixtures for the server tests: our Server on 127.0.0.1, and the real colyseus.js
-0.16.22 client (tests/server/js_client.mjs) driven from Python."""
+"""Fixtures for the server tests: our Server on 127.0.0.1, and the real client SDKs
+(tests/interop/js_client.mjs: colyseus.js 0.16.22, @colyseus/sdk 0.17.43 and 0.18.4)
+driven from Python."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
+from pyseus.protocol import generations
 from pyseus.server import Server
 from tests.node import AsyncNodeScript
 
@@ -54,6 +56,10 @@ class JSClient:
     async def join(self, name: str, options: dict[str, Any] | None = None) -> JSRoom:
         return await self._room("join", name, options or {})
 
+    async def latency(self) -> float:
+        """client.getLatency() (0.17+)."""
+        return float(await self.js.call("client.latency", client=self.handle))
+
     async def join_by_id(self, room_id: str, options: dict[str, Any] | None = None) -> JSRoom:
         return await self._room("joinById", room_id, options or {})
 
@@ -87,6 +93,18 @@ class JSRoom:
     async def drop(self) -> None:
         await self.js.call("room.drop", room=self.handle)
 
+    async def terminate(self) -> None:
+        """The network goes away (no close frame: 1006; 0.17+ clients reconnect by themselves)."""
+        await self.js.call("room.terminate", room=self.handle)
+
+    async def ping(self) -> float:
+        """room.ping() (0.17+): the round trip in ms."""
+        return float(await self.js.call("room.ping", room=self.handle))
+
+    async def request(self, type: str | int, message: Any = None, timeout_ms: int | None = None) -> dict[str, Any]:
+        """room.request() (0.18): {"ok": True, "value"} or {"ok": False, "error": {name, message, code...}}."""
+        return await self.js.call("room.request", room=self.handle, type=type, message=message, timeout=timeout_ms)
+
     async def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         events = await self.js.call("room.events", room=self.handle)
         return [e for e in events if kind is None or e["kind"] == kind]
@@ -99,7 +117,8 @@ class JSRoom:
 
 @pytest.fixture
 async def js():
-    node = await AsyncNodeScript.start("server/js_client.mjs")
+    """colyseus.js 0.16.22."""
+    node = await AsyncNodeScript.start("interop/js_client.mjs", "0.16")
     try:
         yield JS(node)
     finally:
@@ -107,12 +126,44 @@ async def js():
 
 
 @pytest.fixture
-async def start_server(start_server):
+async def sdk():
+    """``await sdk("0.16" | "0.17" | "0.18")``: a driver of that generation's client SDK."""
+    started: list[AsyncNodeScript] = []
+
+    async def start(generation: str) -> JS:
+        node = await AsyncNodeScript.start("interop/js_client.mjs", generation)
+        started.append(node)
+        return JS(node)
+    try:
+        yield start
+    finally:
+        for node in started:
+            await node.close()
+
+
+@pytest.fixture(params=["0.16", "auto"])
+def profile(request: pytest.FixtureRequest) -> str:
+    """The 0.16 checklist runs against the exact 0.16 wire and against "auto"."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def start_server(start_server, profile: str):
     """The plugin's ``start_server`` (pyseus.testing.pytest_plugin), handing out the ``Server``
-    itself: these tests look at its matchmaker and rooms."""
+    itself (these tests look at its matchmaker and rooms), speaking ``profile``."""
     async def start(rooms: dict[str, Any], **kwargs: Any) -> Server:
+        kwargs.setdefault("protocol", profile)
         return (await start_server(rooms, **kwargs)).server
     return start
+
+
+def seen_code(code: int, profile: str, *, http: bool = False) -> int:
+    """The code colyseus.js 0.16 reports for an error the server raised with ``code``:
+    the same under "0.16"; under "auto", the 0.17 numbering, and for matchmaking
+    (``http``) the HTTP status, which this client takes for the code."""
+    if http:
+        return generations.http_status(code, profile) if profile != "0.16" else code
+    return generations.wire_error_code(code, profile)
 
 
 def endpoint(server: Server, path: str = "") -> str:

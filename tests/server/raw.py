@@ -17,6 +17,7 @@ class RawSocket:
         self.session = session
         self.ws = ws
         self.frames: list[Any] = []
+        self.raw: list[bytes] = []            # the same frames, as received
         self.close_code: int | None = None
         self.close_reason: str = ""
         self._reader = asyncio.ensure_future(self._read())
@@ -25,6 +26,7 @@ class RawSocket:
     async def _read(self) -> None:
         async for msg in self.ws:
             if msg.type == aiohttp.WSMsgType.BINARY:
+                self.raw.append(msg.data)
                 self.frames.append(protocol.parse_server_frame(msg.data))
                 self._new.set()
         self.close_code = self.ws.close_code

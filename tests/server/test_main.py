@@ -70,10 +70,10 @@ async def test_bundled_server_demo_rooms_and_sigterm(js, loop: str) -> None:
                                message={"from": (await chat.info())["sessionId"], "text": "hello"})
         assert got["message"]["text"] == "hello"
 
-        proc.send_signal(signal.SIGTERM)            # graceful: every client is closed as consented
+        proc.send_signal(signal.SIGTERM)            # graceful: every client is closed (4001 under "auto")
         assert await asyncio.wait_for(proc.wait(), 15) == 0
         for room in (a, b, chat, other):
-            assert (await room.wait(kind="leave"))["code"] == 4000
+            assert (await room.wait(kind="leave"))["code"] == 4001
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -1,11 +1,20 @@
-// A real Colyseus 0.16 server (@colyseus/core + @colyseus/ws-transport from
-// tests/package-lock.json) for the Python client tests. Usage:
-//   node client/node_server.mjs [port]
-// It prints {"listening": <port>} once it accepts connections (port 0 or none:
-// a free port).
-import { Server, Room, ServerError } from "@colyseus/core";
-import { WebSocketTransport } from "@colyseus/ws-transport";
-import { Schema, MapSchema, ArraySchema, defineTypes } from "@colyseus/schema";
+// A real Colyseus server (@colyseus/core + @colyseus/ws-transport, pinned) for the Python
+// client tests. Usage:
+//   node interop/node_server.mjs <0.16|0.17|0.18> [port]
+// 0.16 comes from tests/package-lock.json, 0.17 and 0.18 from tests/interop/colyseus-<version>.
+// It prints {"listening": <port>} once it accepts connections (port 0 or none: a free port).
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const generation = process.argv[2] || "0.16";
+const here = path.dirname(fileURLToPath(import.meta.url));
+const project = generation === "0.16" ? path.join(here, "..") : path.join(here, `colyseus-${generation}`);
+const require = createRequire(path.join(project, "package.json"));
+const { Server, Room, ServerError } = require("@colyseus/core");
+const { WebSocketTransport } = require("@colyseus/ws-transport");
+const { Schema, MapSchema, ArraySchema, defineTypes } = require("@colyseus/schema");
+console.warn = () => {};    // (5.x warns that defineTypes() is deprecated)
 
 class Player extends Schema {
     constructor(name) {
@@ -41,6 +50,9 @@ class GameRoom extends Room {
         this.onMessage("echo", (client, m) => client.send("echo", m));
         this.onMessage(7, (client, m) => client.send(7, m));
         this.onMessage("bytes", (client, m) => client.sendBytes("bytes", m));
+        if (this.onMessageBytes) {      // 0.17+: raw bytes have handlers of their own
+            this.onMessageBytes("bytes", (client, m) => client.sendBytes("bytes", m));
+        }
         this.onMessage("types", (client, m) => client.send("types", {
             int: 42, neg: -7, big: 2 ** 40, float: 1.5, str: "héllo", bool: true, nil: null,
             list: [1, "two", { three: [3] }], nested: { a: { b: { c: "deep" } } }, echo: m,
@@ -48,6 +60,10 @@ class GameRoom extends Room {
         this.onMessage("error", (client) => client.error(4999, "custom error"));
         this.onMessage("kick", (client, code) => client.leave(code));
         this.onMessage("log", (client, text) => this.state.log.push(text));
+        // 0.18: a handler's return value answers room.request()
+        this.onMessage("ask", (client, m) => ({ answer: m }));
+        this.onMessage("boom", () => { throw new ServerError(4321, "boom"); });
+        this.onMessage("drop-me", (client) => client.leave(1001));     // (a drop the client may recover)
         this.onMessage("*", (client, type, m) => client.send("wildcard", { type, message: m ?? null }));
     }
 
@@ -63,8 +79,9 @@ class GameRoom extends Room {
         client.send("welcome", { sessionId: client.sessionId, auth });
     }
 
-    async onLeave(client, consented) {
-        if (!consented) {
+    async onLeave(client, consentedOrCode) {
+        // (0.16 passes `consented`; 0.17+ call onDrop for drops, and onLeave with a close code)
+        if (generation === "0.16" && !consentedOrCode) {
             try {
                 const next = await this.allowReconnection(client, 10);
                 next.send("reconnected", { sessionId: next.sessionId });
@@ -73,10 +90,22 @@ class GameRoom extends Room {
         }
         this.state.players.delete(client.sessionId);
     }
+
+    onDrop(client) {
+        this.allowReconnection(client, 10);
+    }
+
+    onReconnect(client) {
+        client.send("reconnected", { sessionId: client.sessionId });
+    }
+}
+if (generation === "0.16") {
+    delete GameRoom.prototype.onDrop;
+    delete GameRoom.prototype.onReconnect;
 }
 
 const transport = new WebSocketTransport();
 const server = new Server({ transport, greet: false });
 server.define("game", GameRoom);
-await server.listen(Number(process.argv[2] ?? 0), "127.0.0.1");
+await server.listen(Number(process.argv[3] ?? 0), "127.0.0.1");
 process.stdout.write(JSON.stringify({ listening: transport.server.address().port }) + "\n");

@@ -1,14 +1,27 @@
-// The real colyseus.js 0.16 client, driven by the Python tests over stdin/stdout.
+// A real Colyseus client SDK, driven by the Python tests over stdin/stdout:
+//   node js_client.mjs 0.16    colyseus.js 0.16.22      (tests/package.json)
+//   node js_client.mjs 0.17    @colyseus/sdk 0.17.43    (tests/interop/colyseus-0.17)
+//   node js_client.mjs 0.18    @colyseus/sdk 0.18.4     (tests/interop/colyseus-0.18)
 //
 // One JSON request per line: {"id", "cmd", ...}; one reply per line: {"id", "ok", "result"} or
 // {"id", "ok": false, "error": {"name", "code", "message"}}. Handles ("c1", "r1") name clients and
-// rooms. Every joined room records its events (messages, errors, state changes, leave) so that
-// the tests can wait for them.
+// rooms. Every joined room records its events (messages, errors, state changes, drops,
+// reconnections, leave) so that the tests can wait for them.
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
 import readline from "node:readline";
 
-const require = createRequire(import.meta.url);
-const { Client } = require("colyseus.js");
+const generation = process.argv[2] || "0.16";
+const here = path.dirname(fileURLToPath(import.meta.url));
+const project = generation === "0.16" ? path.join(here, "..") : path.join(here, `colyseus-${generation}`);
+const require = createRequire(path.join(project, "package.json"));
+const { Client } = require(generation === "0.16" ? "colyseus.js" : "@colyseus/sdk");
+
+// stdout carries the replies: the SDKs' own logging goes to stderr
+for (const level of ["log", "info", "warn", "error", "debug"]) {
+    console[level] = (...args) => process.stderr.write(args.map(String).join(" ") + "\n");
+}
 
 const clients = new Map();
 const rooms = new Map();
@@ -43,7 +56,9 @@ function plain(v) {
 }
 
 function describeError(e) {
-    return { name: e && e.name, code: e && e.code, message: e && (e.message ?? String(e)) };
+    const out = { name: e && e.name, code: e && e.code, message: e && (e.message ?? String(e)) };
+    if (e && e.status !== undefined) { out.status = e.status; }
+    return out;
 }
 
 function track(room) {
@@ -58,6 +73,13 @@ function track(room) {
     room.onError((code, message) => push({ kind: "error", code, message }));
     room.onLeave((code, reason) => push({ kind: "leave", code, reason }));
     room.onStateChange((state) => push({ kind: "state", state: plain(state) }));
+    if (room.onDrop) {          // 0.17+: automatic reconnection
+        room.onDrop((code, reason) => push({ kind: "drop", code, reason }));
+        room.onReconnect(() => push({ kind: "reconnect" }));
+        room.reconnection.minUptime = 0;        // (the tests drop rooms right after joining)
+        room.reconnection.minDelay = 50;
+        room.reconnection.maxDelay = 200;
+    }
     rooms.set(handle, entry);
     return handle;
 }
@@ -123,9 +145,32 @@ const commands = {
         return await rooms.get(room).room.leave(consented !== false);
     },
     async "room.drop"({ room }) {
-        // close the socket without LEAVE_ROOM (a non-consented leave)
+        // close the socket without LEAVE_ROOM (a non-consented leave; 0.17+ reconnect by themselves)
         rooms.get(room).room.connection.transport.ws.close();
         return null;
+    },
+    async "room.terminate"({ room }) {
+        // the network goes away: no close frame at all (1006)
+        rooms.get(room).room.connection.transport.ws.terminate();
+        return null;
+    },
+    async "room.ping"({ room }) {
+        const r = rooms.get(room).room;
+        return await new Promise((resolve) => r.ping((ms) => resolve(ms)));
+    },
+    async "room.request"({ room, type, message, timeout }) {
+        // 0.18: the handler's answer, or the error the request fails with
+        try {
+            return { ok: true, value: plain(await rooms.get(room).room.request(type, revive(message),
+                                                                              timeout ? { timeout } : undefined)) };
+        } catch (e) {
+            const error = describeError(e);
+            if (e && e.reason !== undefined) { error.reason = plain(e.reason); }
+            return { ok: false, error };
+        }
+    },
+    async "client.latency"({ client }) {
+        return await clients.get(client).getLatency();
     },
     async "room.events"({ room, from }) {
         return rooms.get(room).events.slice(from || 0);
