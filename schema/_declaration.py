@@ -155,7 +155,9 @@ def _declare(cls: Any, base: type, parent_info: SchemaInfo, own: list[_FieldDecl
                             default is not _MISSING))
     info = SchemaInfo(cls, fields, _resolve)
     cls.__schema_info__ = info
-    _subclasses.setdefault(base, []).append(weakref.ref(cls))
+    known = _subclasses.setdefault(base, [])
+    known[:] = [r for r in known if r() is not None]      # (classes built from handshakes come and go)
+    known.append(weakref.ref(cls))
     try:
         info.resolve()
     except _UnresolvedName:
