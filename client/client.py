@@ -12,7 +12,7 @@ import aiohttp
 from pyseus.protocol import ProtocolError, SeatReservation
 
 from .errors import MatchMakeError
-from .room import Room
+from .room import DEFAULT_MAX_FRAME_SIZE, Room
 
 __all__ = ["Client"]
 
@@ -27,11 +27,14 @@ class Client:
     ``endpoint`` is the server's URL (``http``, ``https``, ``ws`` or ``wss``; a
     path prefix and a query string are kept). ``headers`` go out with every
     request. ``auth_token`` is sent as ``Authorization: Bearer`` to matchmaking
-    and as ``_authToken`` on the room's WebSocket URL.
+    and as ``_authToken`` on the room's WebSocket URL. ``max_frame_size`` bounds
+    a frame from a room (larger: the room closes with 1009) and a matchmaking
+    answer (larger: ``MatchMakeError``).
     """
 
     def __init__(self, endpoint: str = "http://127.0.0.1:2567", *, headers: dict[str, str] | None = None,
-                 auth_token: str | None = None, timeout: float = 10.0) -> None:
+                 auth_token: str | None = None, timeout: float = 10.0,
+                 max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
         if parts.scheme not in _SCHEMES:
             raise ValueError(f"unsupported endpoint scheme {parts.scheme!r}")
@@ -41,6 +44,7 @@ class Client:
         self.headers = dict(headers or {})
         self.auth_token = auth_token
         self.timeout = timeout
+        self.max_frame_size = max_frame_size
         self._http_base = urlunsplit(("https" if secure else "http", parts.netloc, path, "", ""))
         self._ws_scheme = "wss" if secure else "ws"
         self._ws_base = f"{self._ws_scheme}://{parts.netloc}{path}"
@@ -102,6 +106,7 @@ class Client:
         except ProtocolError as e:
             raise MatchMakeError(0, str(e)) from None
         room: Room[Any] = Room(seat.name, seat.room_id, seat.session_id, state_cls=state_cls)
+        room.max_frame_size = self.max_frame_size
         await room._connect(self._http(), self._ws_url(seat), self._socket_headers(), self.timeout)
         self._rooms.add(room)
         room.on_leave(lambda code: self._rooms.discard(room))
@@ -143,8 +148,16 @@ class Client:
             async with self._http().request(verb, url, headers=headers,
                                             data=None if body is None else json.dumps(body),
                                             timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
-                text = await resp.text()
                 status, reason = resp.status, resp.reason or ""
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > self.max_frame_size:
+                        raise MatchMakeError(status, f"the answer is larger than max_frame_size "
+                                                     f"({self.max_frame_size} bytes)")
+                    chunks.append(chunk)
+            text = b"".join(chunks).decode("utf-8", "replace")
         except (aiohttp.ClientError, OSError) as e:
             raise ConnectionError(f"cannot reach {url}: {e}") from e
         try:

@@ -32,7 +32,11 @@ from pyseus.schema import Callbacks, Decoder, DecodeError, Reflection, Schema
 
 from .errors import MatchMakeError, RequestError, RoomLeftError
 
-__all__ = ["Room", "RoomStats", "Reconnection"]
+__all__ = ["Room", "RoomStats", "Reconnection", "DEFAULT_MAX_FRAME_SIZE"]
+
+# The largest frame a room accepts from the server (larger: the socket closes
+# with 1009). Far above any real state; a hostile server cannot exhaust memory.
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 
 log = logging.getLogger("pyseus.client.room")
 
@@ -98,7 +102,9 @@ class Room(Generic[S]):
         self._state_cls = state_cls
         self._decoder: Decoder[Any] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        # (session, url, headers, timeout): how to open the socket again
         self._socket: tuple[aiohttp.ClientSession, str, dict[str, str], float] | None = None
+        self.max_frame_size = DEFAULT_MAX_FRAME_SIZE
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._offline: list[bytes] = []          # sent while the connection is down
         self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -281,7 +287,8 @@ class Room(Generic[S]):
         session, _, headers, timeout = self._socket
         try:
             async with asyncio.timeout(timeout):
-                ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0, max_msg_size=0,
+                ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0,
+                                              max_msg_size=self.max_frame_size,
                                               timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
         except aiohttp.WSServerHandshakeError as e:
             raise MatchMakeError(e.status, e.message) from None
@@ -309,6 +316,8 @@ class Room(Generic[S]):
                     break
                 elif msg.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                     break
+        except ConnectionError as e:        # (an answer to a PING, written as the connection went)
+            reason = str(e)
         except Exception as e:   # a bug in a frame handler must not leave the room half-open
             log.exception("room %s: reading failed", self.room_id)
             reason = str(e)

@@ -6,7 +6,7 @@ parsers (``frames``), MessagePack as Colyseus clients write it
 (``messagepack``), the JSON of HTTP matchmaking (``matchmaking``), and what
 differs between the client generations 0.16, 0.17 and 0.18 (``generations``).
 """
-from .codes import CloseCode, ErrorCode, Protocol, ResponseStatus
+from .codes import MAX_CLOSE_REASON, CloseCode, ErrorCode, Protocol, ResponseStatus, close_reason
 from .errors import MessagePackError, ProtocolError
 from .frames import (
     ClientFrame, ErrorMessage, JoinAck, JoinRoom, LeaveRoom, MessageType, Ping, RoomData, RoomDataBytes, RoomPatch,
@@ -15,16 +15,17 @@ from .frames import (
     room_request, room_response, room_state,
 )
 from .generations import PROFILES, Generation, Profile
-from .matchmaking import RoomListing, SeatReservation, error_body, is_id, new_id
+from .matchmaking import RoomListing, SeatReservation, error_body, is_id, new_id, parse_options
 from .messagepack import pack, unpack
 
 __all__ = [
-    "Protocol", "CloseCode", "ErrorCode", "ResponseStatus", "ProtocolError", "MessagePackError", "MessageType",
+    "Protocol", "CloseCode", "ErrorCode", "ResponseStatus", "close_reason", "MAX_CLOSE_REASON",
+    "ProtocolError", "MessagePackError", "MessageType",
     "JoinRoom", "JoinAck", "ErrorMessage", "LeaveRoom", "RoomData", "RoomDataBytes", "RoomState", "RoomPatch",
     "Ping", "RoomRequest", "RoomResponse", "ClientFrame", "ServerFrame",
     "join_room", "join_room_v18", "join_room_polyglot", "join_ack", "error", "leave_room", "room_data",
     "room_data_bytes", "room_state", "room_patch", "ping", "room_request", "room_response",
     "encode_type", "parse_client_frame", "parse_server_frame", "pack", "unpack",
     "Profile", "PROFILES", "Generation",
-    "RoomListing", "SeatReservation", "error_body", "new_id", "is_id",
+    "RoomListing", "SeatReservation", "error_body", "parse_options", "new_id", "is_id",
 ]

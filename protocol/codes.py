@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["Protocol", "CloseCode", "ErrorCode", "ResponseStatus"]
+__all__ = ["Protocol", "CloseCode", "ErrorCode", "ResponseStatus", "close_reason", "MAX_CLOSE_REASON"]
 
 
 class Protocol(IntEnum):
@@ -65,3 +65,15 @@ class ResponseStatus(IntEnum):
     OK = 0
     REJECTED = 1
     ERROR = 2
+
+
+# A close frame's payload is at most 125 bytes: the 2-byte code and the reason.
+MAX_CLOSE_REASON = 123
+
+
+def close_reason(reason: str) -> bytes:
+    """``reason`` as a close frame carries it: UTF-8, cut to 123 bytes on a character boundary."""
+    data = reason.encode("utf-8", "replace")
+    if len(data) <= MAX_CLOSE_REASON:
+        return data
+    return data[:MAX_CLOSE_REASON].decode("utf-8", "ignore").encode()

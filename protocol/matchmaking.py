@@ -8,6 +8,7 @@ to claim there. Failures answer ``{"code": <ErrorCode>, "error": <text>}``.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import secrets
 import string
@@ -16,7 +17,7 @@ from typing import Any
 
 from .errors import ProtocolError
 
-__all__ = ["RoomListing", "SeatReservation", "error_body", "new_id", "is_id"]
+__all__ = ["RoomListing", "SeatReservation", "error_body", "parse_options", "new_id", "is_id"]
 
 # Room ids, session ids, process ids and reconnection tokens: clients put them in
 # URLs unescaped and split "<roomId>:<token>" on the colon.
@@ -133,3 +134,28 @@ class SeatReservation:
 def error_body(code: int, message: str) -> dict[str, Any]:
     """The body of a matchmaking failure."""
     return {"code": int(code), "error": message}
+
+
+def parse_options(body: bytes, max_depth: int = 32) -> dict[str, Any]:
+    """The options of a matchmaking request body (JSON; empty means none).
+
+    Raises ``ProtocolError`` for a body that is not JSON or nests deeper than
+    ``max_depth``; a body that is not an object carries no options.
+    """
+    if not body.strip():
+        return {}
+    try:
+        options = json.loads(body)
+    except RecursionError:
+        raise ProtocolError(f"invalid JSON body: nested deeper than {max_depth} levels") from None
+    except ValueError as e:      # (UnicodeDecodeError included)
+        raise ProtocolError(f"invalid JSON body: {e}") from None
+    # depth first, without recursion (the parser's own limit is far above ours)
+    stack: list[tuple[Any, int]] = [(options, 1)] if isinstance(options, (dict, list)) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise ProtocolError(f"invalid JSON body: nested deeper than {max_depth} levels")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return options if isinstance(options, dict) else {}     # (a list or a scalar carries no options)

@@ -63,6 +63,13 @@ def _schema_base(cls: Any) -> Any:
 
 VERSIONS = (3, 5)
 
+# Bounds of what decode accepts: far above any real state, and low enough that a
+# hostile handshake costs little (deep class chains are slow to build).
+MAX_HANDSHAKE_BYTES = 1 << 20
+MAX_TYPES = 1024
+MAX_FIELDS = 64                 # per type (as @colyseus/schema allows)
+MAX_EXTENDS_DEPTH = 32
+
 
 def _describe_field(f: Any, ids: dict[type, int], version: int) -> _ReflectionField:
     rf = _ReflectionField()
@@ -138,20 +145,28 @@ class Reflection:
         """A fresh, empty root instance of classes built from a handshake.
 
         The classes are named ``Type<id>``; a ``Decoder`` created on the returned
-        instance uses the type ids of the handshake.
+        instance uses the type ids of the handshake. Anything malformed, or
+        beyond the bounds of this module (size, types, fields, inheritance
+        depth), raises ``DecodeError``.
         """
         from .decoder import Decoder
 
+        if len(data) > MAX_HANDSHAKE_BYTES:
+            raise DecodeError(f"handshake: {len(data)} bytes, more than {MAX_HANDSHAKE_BYTES}")
         reflection = _Reflection.__new__(_Reflection)
         Decoder(reflection).decode(data)
         described: dict[int, Any] = {}
         for rt in reflection.types or ():
             if not isinstance(rt.id, int) or rt.id in described:
                 raise DecodeError(f"handshake: bad or repeated type id {rt.id!r}")
+            if len(described) == MAX_TYPES:
+                raise DecodeError(f"handshake: more than {MAX_TYPES} types")
+            if len(rt.fields or ()) > MAX_FIELDS:
+                raise DecodeError(f"handshake: type {rt.id} has more than {MAX_FIELDS} fields")
             described[rt.id] = rt
-        root_id = int(reflection.root_type or 0)
+        root_id: Any = reflection.root_type or 0
         if root_id not in described:
-            raise DecodeError(f"handshake: the root type {root_id} is not described")
+            raise DecodeError(f"handshake: the root type {root_id!r} is not described")
 
         namespace: dict[int, type] = {}
 
@@ -159,6 +174,8 @@ class Reflection:
             name, type_name, target = rf.name, rf.type, rf.referenced_type
             if not isinstance(name, str) or not isinstance(type_name, str):
                 raise DecodeError("handshake: a field has no name or type")
+            if not name.isidentifier() or name.startswith("__"):
+                raise DecodeError(f"handshake: field name {name!r} cannot be a Python attribute")
             if rf.quantized is not None:
                 raise DecodeError(f"handshake: field {name!r} is a 5.x quantized number, which pyseus does not read")
             if rf.child_primitive is not None and type_name in _KINDS:
@@ -191,24 +208,36 @@ class Reflection:
             if rt.extends_id is None:
                 base = Schema
             elif rt.extends_id in described:
-                base = build(int(rt.extends_id), chain + (tid,))
+                base = build(rt.extends_id, chain + (tid,))
             else:
                 raise DecodeError(f"handshake: type {tid} extends unknown type {rt.extends_id}")
             fields = [(rf.name, field_spec(rf)) for rf in rt.fields or ()]
             try:
                 cls = type(f"Type{tid}", (base,), {
                     "__module__": __name__, "__qualname__": f"Type{tid}", "__schema_fields__": fields})
-            except SchemaError as e:
-                raise DecodeError(f"handshake: {e}") from None
+            except (SchemaError, TypeError, ValueError) as e:      # a name the class cannot take
+                raise DecodeError(f"handshake: type {tid}: {e}") from None
             namespace[tid] = cls
             return cls
 
+        # (measured before any class is built: a deep chain is slow to build)
+        depth: dict[Any, int] = {}
+        for tid in described:
+            path = []
+            while tid in described and tid not in depth and tid not in path:
+                path.append(tid)
+                tid = described[tid].extends_id
+            base = depth.get(tid, 0)
+            for n, t in enumerate(reversed(path), 1):
+                depth[t] = base + n
+                if base + n > MAX_EXTENDS_DEPTH:
+                    raise DecodeError(f"handshake: type {t} is more than {MAX_EXTENDS_DEPTH} levels deep")
         for tid in described:
             build(tid)
         try:
             for built in namespace.values():
                 built.__schema_info__.resolve()  # type: ignore[attr-defined]
-        except SchemaError as e:
+        except (SchemaError, TypeError, ValueError) as e:
             raise DecodeError(f"handshake: {e}") from None
         root_cls: Any = namespace[root_id]
         root_cls.__schema_type_ids__ = {cls: tid for tid, cls in namespace.items()}

@@ -5,7 +5,9 @@ from .client import Client, ClientList, ClientState
 from .clock import Clock, Timer
 from .deferred import Deferred
 from .driver import Driver, LocalDriver
+from .cors import CorsPolicy
 from .errors import ReconnectionRejected, RequestRejected, ServerError
+from .limits import Limits
 from .matchmaker import RoomDefinition
 from .presence import LocalPresence, Presence
 from .room import Room
@@ -14,7 +16,7 @@ from .transport import Connection, Request, Transport
 from .transport_aiohttp import WebSocketTransport
 
 __all__ = [
-    "Server", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
+    "Server", "Limits", "CorsPolicy", "Room", "Client", "ClientState", "ClientList", "Request", "RoomDefinition",
     "ServerError", "RequestRejected", "ReconnectionRejected", "Deferred", "Clock", "Timer",
     "CloseCode", "ErrorCode", "Protocol",
     "Presence", "LocalPresence", "Driver", "LocalDriver", "RoomListing",

@@ -12,7 +12,9 @@ and to its room's engine only through a ``ClientHost``.
 """
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, overload
 
@@ -22,6 +24,8 @@ from pyseus.protocol import CloseCode, MessageType
 from .transport import Connection
 
 __all__ = ["Client", "ClientState", "ClientList", "ClientHost"]
+
+log = logging.getLogger("pyseus.server.client")
 
 
 class ClientState(enum.Enum):
@@ -54,10 +58,12 @@ class Client:
     """One player in a room.
 
     ``user_data`` is free for the application; ``auth`` is what ``on_auth``
-    returned. ``send``/``send_bytes``/``error``/``leave`` never block.
+    returned. ``send``/``send_bytes``/``error``/``leave`` never block. What
+    waits for a joining client is bounded by ``queue_limit`` bytes: past it,
+    the client is closed (4002).
     """
 
-    def __init__(self, session_id: str, host: ClientHost, conn: Connection) -> None:
+    def __init__(self, session_id: str, host: ClientHost, conn: Connection, *, queue_limit: int = 1 << 20) -> None:
         self.session_id = session_id
         self.user_data: Any = None
         self.auth: Any = None
@@ -66,8 +72,10 @@ class Client:
         self._host = host
         self._conn: Connection | None = conn
         self._queue: list[bytes] = []
+        self._queued = 0                  # bytes in _queue
+        self.queue_limit = queue_limit
         self.was_joined = False   # reached JOINED once (a condition of allow_reconnection)
-        self.message_window = (0.0, 0)   # (start of the current second, messages in it)
+        self.ack_timer: asyncio.TimerHandle | None = None    # drops a client that never acknowledges the join
 
     def __repr__(self) -> str:
         return f"<Client {self.session_id} {self.state.value}>"
@@ -118,7 +126,14 @@ class Client:
         if after_next_patch:
             self._host.send_after_patch(self, frame)
         elif self.state is ClientState.JOINING:
+            if self._queued + len(frame) > self.queue_limit:
+                if self._conn is not None and self._conn.open:
+                    log.warning("%s: more than %d bytes wait for it to finish joining (limit join_queue_bytes); "
+                                "closing it", self.session_id, self.queue_limit)
+                    self._conn.cut(CloseCode.WITH_ERROR, "too much data waiting for the join")
+                return
             self._queue.append(frame)
+            self._queued += len(frame)
         else:
             self.send_frame(frame)
 
@@ -131,6 +146,7 @@ class Client:
     def flush_queue(self) -> None:
         """Send what was queued while joining (after the full state)."""
         queued, self._queue = self._queue, []
+        self._queued = 0
         for frame in queued:
             self.send_frame(frame)
 

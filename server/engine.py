@@ -14,9 +14,11 @@ Whether the room is locked is separate: locked by hand, or full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from pyseus import protocol
@@ -28,6 +30,7 @@ from .client import Client, ClientList, ClientState
 from .clock import Clock
 from .deferred import Deferred
 from .errors import RequestRejected, ServerError
+from .limits import FrameMeter, Limits
 from .presence import Presence
 from .room import MessageHandler, Room
 from .seats import Reservation, Seats
@@ -69,8 +72,9 @@ class RoomEngine:
 
     def __init__(self, room: Room[Any], name: str, registry: RoomRegistry, presence: Presence, *,
                  process_id: str, public_address: str | None = None, filters: dict[str, Any] | None = None,
-                 dev_mode: bool = False, profile: str = "auto") -> None:
+                 dev_mode: bool = False, profile: str = "auto", limits: Limits | None = None) -> None:
         self.room = room
+        self.limits = limits or Limits()
         self.room_id = new_id()
         self.room_name = name
         self.presence = presence
@@ -94,6 +98,9 @@ class RoomEngine:
         self._no_leaves.set()
         self._disposed = asyncio.Event()
         self._observers: list[Callable[..., None]] = []
+        self._hooks: dict[int, str] = {}          # the hooks running now (what a shutdown waits for)
+        self._reservations_logged = False
+        self._hook_ids = itertools.count()
         self._clock = Clock(on_error=lambda e: self.report(e, "clock callback"))
         self._ticker = Ticker(self._simulate, self.broadcast_patch, self.tasks.spawn, self.report)
         room._host = self
@@ -132,12 +139,15 @@ class RoomEngine:
         self._encoder = Encoder(state)
         self._handshakes = {}
         self._full_cache = None
+        self.reschedule()
 
     def reschedule(self) -> None:
         simulation = self.room._simulation
         self._clock.drive(simulation is not None)
         if self.phase is RoomPhase.RUNNING:
-            self._ticker.start(simulation[1] if simulation is not None else None, self.room._patch_rate)
+            # a room without a state has no patches to send: it ticks only for its simulation
+            patch_rate = self.room._patch_rate if self._encoder is not None else None
+            self._ticker.start(simulation[1] if simulation is not None else None, patch_rate)
 
     def broadcast_patch(self) -> bool:
         sent = False
@@ -208,7 +218,7 @@ class RoomEngine:
         except Exception as e:
             self.report(e, "on_create")
             self.abandon()
-            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, str(e)) from None
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, self.public_text(e)) from None
         self.listing.room_id = self.room_id
 
     def start(self) -> None:
@@ -228,19 +238,50 @@ class RoomEngine:
 
     @property
     def available(self) -> bool:
-        """Open to join and join_or_create: running, unlocked, public."""
-        return self.phase is RoomPhase.RUNNING and not self.locked and not self.room._private
+        """Open to join and join_or_create: running, unlocked, public, not too many seats waiting."""
+        return (self.phase is RoomPhase.RUNNING and not self.locked and not self.room._private
+                and self._seats.reserved < (self.room.max_reservations or self.limits.max_reservations))
 
     @property
     def running(self) -> bool:
         return self.phase is RoomPhase.RUNNING
 
+    @property
+    def ticking(self) -> bool:
+        """The room has a loop (for its simulation, or for patches of its state)."""
+        return self._ticker.running
+
     def reserve_seat(self, session_id: str, options: dict[str, Any], token: str | None) -> bool:
-        """Hold a seat for ``session_id`` (False when the room is full or going away)."""
-        if self.phase is not RoomPhase.RUNNING or self._full():
+        """Hold a seat for ``session_id`` (False when the room is full, has as many
+        unclaimed seats as it may, or is going away)."""
+        if self.phase is not RoomPhase.RUNNING or self._full() or self._reservations_full():
             return False
         self._seats.reserve(session_id, options, token, self.room._seat_reservation_time)
         return True
+
+    def _reservations_full(self) -> bool:
+        limit = self.room.max_reservations or self.limits.max_reservations
+        if self._seats.reserved < limit:
+            self._reservations_logged = False
+            return False
+        if not self._reservations_logged:         # (once until the seats go down again)
+            self._reservations_logged = True
+            log.warning("room %s (%s): %d seats are reserved and not claimed yet (limit max_reservations): "
+                        "refusing more", self.room_id, self.room_name, self._seats.reserved)
+        return True
+
+    def rates(self) -> tuple[float, float]:
+        """The messages and bytes per second one client may send to this room."""
+        room, limits = self.room, self.limits
+        return (room.max_messages_per_second or limits.messages_per_second,
+                room.max_bytes_per_second or limits.bytes_per_second)
+
+    def frame_meter(self) -> FrameMeter:
+        """The budget of one socket to this room (the bursts scale with the room's rates)."""
+        limits = self.limits
+        messages, nbytes = self.rates()
+        return FrameMeter(messages, max(limits.message_burst * messages / limits.messages_per_second, 1.0),
+                          nbytes, max(limits.byte_burst * nbytes / limits.bytes_per_second, 4096.0))
 
     def check_reconnection_token(self, token: str) -> str | None:
         """The HTTP step of a reconnection: the session id waiting on ``token``, if any."""
@@ -250,7 +291,8 @@ class RoomEngine:
         """The server stops: lock, run ``on_before_shutdown``, and make sure the room goes."""
         self.room.lock()
         try:
-            await self.room.on_before_shutdown()
+            with self._hook("on_before_shutdown"):
+                await self.room.on_before_shutdown()
         except Exception as e:
             self.report(e, "on_before_shutdown")
         if not self._disposed.is_set():
@@ -258,6 +300,33 @@ class RoomEngine:
 
     async def wait_disposed(self) -> None:
         await self._disposed.wait()
+
+    def unfinished(self) -> list[str]:
+        """What keeps this room from being disposed (for the log of a shutdown that timed out)."""
+        if self.phase is RoomPhase.DISPOSED:
+            return []
+        hooks = ", ".join(self._hooks.values()) or f"{self.phase.value}, no hook running"
+        return [f"room {self.room_id} ({self.room_name}): {hooks}"]
+
+    def abandon_running(self) -> None:
+        """A shutdown gave up waiting: cancel what the room still runs and stop its loops."""
+        self.tasks.cancel()
+        self._stop_loops()
+        self._seats.release_all("shutdown")
+
+    @contextlib.contextmanager
+    def _hook(self, name: str, client: Client | None = None) -> Iterator[None]:
+        key = next(self._hook_ids)
+        self._hooks[key] = f"{name}({client.session_id})" if client is not None else name
+        try:
+            yield
+        finally:
+            del self._hooks[key]
+
+    def public_text(self, e: BaseException) -> str:
+        """What a client is told of an exception in the room's code: its text in dev
+        mode only (the log has the whole of it)."""
+        return str(e) if self.dev_mode else "internal error"
 
     # ================================================================ for socket sessions
 
@@ -290,7 +359,7 @@ class RoomEngine:
 
     def seat(self, conn: Connection, reservation: Reservation) -> Client:
         """A client takes its claimed seat (JOINING, with a fresh reconnection token)."""
-        client = Client(reservation.session_id, self, conn)
+        client = Client(reservation.session_id, self, conn, queue_limit=self.limits.join_queue_bytes)
         client.reconnection_token = new_id()
         self._clients.append(client)
         return client
@@ -306,8 +375,21 @@ class RoomEngine:
         self._maybe_dispose()
 
     def joined(self, client: Client) -> None:
-        """``on_join`` accepted the client (its JOIN_ROOM is on its way)."""
+        """``on_join`` accepted the client (its JOIN_ROOM is on its way): it has
+        ``join_ack_timeout`` seconds to acknowledge it."""
         log.info("room %s (%s): %s joined", self.room_id, self.room_name, client.session_id)
+        self.expect_ack(client)
+
+    def expect_ack(self, client: Client) -> None:
+        """JOIN_ROOM went to ``client``: drop it unless it acknowledges in time."""
+        def expired() -> None:
+            if client.state is ClientState.JOINING and conn is not None and client.connection is conn:
+                log.warning("room %s (%s): %s did not acknowledge JOIN_ROOM within %s s (limit join_ack_timeout); "
+                            "closing it", self.room_id, self.room_name, client.session_id,
+                            self.limits.join_ack_timeout)
+                conn.cut(CloseCode.WITH_ERROR, "join not acknowledged")
+        conn = client.connection
+        client.ack_timer = asyncio.get_running_loop().call_later(self.limits.join_ack_timeout, expired)
 
     async def reconnect(self, conn: Connection, session_id: str, token: str) -> Client | None:
         """A socket with a reconnection token takes a dropped client's seat back.
@@ -344,6 +426,9 @@ class RoomEngine:
         """The client acknowledged JOIN_ROOM: send the full state, then what was queued."""
         if client.state is not ClientState.JOINING:
             return   # a second ack is ignored
+        if client.ack_timer is not None:
+            client.ack_timer.cancel()
+            client.ack_timer = None
         client.was_joined = True
         if self._encoder is not None:
             # The full state includes the pending changes: send those to the others
@@ -355,25 +440,6 @@ class RoomEngine:
         else:
             client.transition(ClientState.JOINED)
         client.flush_queue()
-
-    def within_rate(self, client: Client) -> bool:
-        """Count one message of ``client``; False (and the client is closed with 4002)
-        past the room's ``max_messages_per_second``."""
-        limit = self.room.max_messages_per_second
-        if limit is None:
-            return True
-        now = asyncio.get_running_loop().time()
-        start, count = client.message_window
-        if now - start >= 1.0:
-            client.message_window = (now, 1)
-            return True
-        client.message_window = (start, count + 1)
-        if count + 1 <= limit:
-            return True
-        log.warning("room %s (%s): %s sent more than %s messages in a second; closing it",
-                    self.room_id, self.room_name, client.session_id, limit)
-        client.leave(CloseCode.WITH_ERROR)
-        return False
 
     def ping(self, client: Client) -> None:
         """PING (0.17+): answered with the same byte."""
@@ -446,9 +512,8 @@ class RoomEngine:
         except ServerError as e:
             status, payload = ResponseStatus.ERROR, {"name": "ServerError", "message": e.message, "code": e.code}
         except Exception as e:
-            self.report(e, f"request {request.type!r} handler")
-            status, payload = ResponseStatus.ERROR, {"name": "Error",
-                                                     "message": str(e) if self.dev_mode else "internal error"}
+            self.report(e, f"request {request.type!r} handler", client)
+            status, payload = ResponseStatus.ERROR, {"name": "Error", "message": self.public_text(e)}
         try:
             frame = protocol.room_response(request.request_id, status, payload)
         except (TypeError, ValueError, OverflowError) as e:
@@ -473,16 +538,19 @@ class RoomEngine:
         try:
             if drop and not consented and type(self.room).on_drop is not Room.on_drop:
                 hook = "on_drop"
-                await invoke(self.room.on_drop, client, code)
+                with self._hook(hook, client):
+                    await invoke(self.room.on_drop, client, code)
                 held = self._seats.held_for(client)
                 if held is None:
                     hook = "on_leave"
-                    await invoke(self.room.on_leave, client, False)
+                    with self._hook(hook, client):
+                        await invoke(self.room.on_leave, client, False)
             else:
-                await invoke(self.room.on_leave, client, consented)
+                with self._hook(hook, client):
+                    await invoke(self.room.on_leave, client, consented)
         except Exception as e:
             if not isinstance(e, asyncio.CancelledError):
-                self.report(e, hook)
+                self.report(e, hook, client)
         finally:
             if held is not None:
                 # the leave ends when the reconnection allowed in on_drop is settled
@@ -498,9 +566,10 @@ class RoomEngine:
     async def _after_drop(self, client: Client, held: Deferred[Client]) -> None:
         try:
             if held.rejected:
-                await invoke(self.room.on_leave, client, False)
+                with self._hook("on_leave", client):
+                    await invoke(self.room.on_leave, client, False)
         except Exception as e:
-            self.report(e, "on_leave")
+            self.report(e, "on_leave", client)
         finally:
             self._end_leave(client)
 
@@ -534,9 +603,10 @@ class RoomEngine:
 
     # ================================================================ internals
 
-    def report(self, e: BaseException, where: str = "callback") -> None:
+    def report(self, e: BaseException, where: str = "callback", client: Client | None = None) -> None:
         """Log an exception of the room's code (it stays in the room)."""
-        log.error("room %s (%s): %s raised %s", self.room_id, self.room_name, where, type(e).__name__,
+        log.error("room %s (%s)%s: %s raised %s", self.room_id, self.room_name,
+                  f", client {client.session_id}" if client is not None else "", where, type(e).__name__,
                   exc_info=(type(e), e, e.__traceback__))
 
     def _seats_taken(self) -> int:
@@ -615,7 +685,8 @@ class RoomEngine:
         self._seats.release_all("disposing")
         await self._registry.unregister(self)
         try:
-            await invoke(self.room.on_dispose)
+            with self._hook("on_dispose"):
+                await invoke(self.room.on_dispose)
         except Exception as e:
             self.report(e, "on_dispose")
         finally:

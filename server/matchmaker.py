@@ -9,9 +9,10 @@ The matchmaker drives each room through its ``RoomEngine``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from pyseus.protocol import ErrorCode, RoomListing, SeatReservation, new_id
 from .driver import Driver
 from .engine import RoomEngine
 from .errors import ServerError
+from .limits import Limits, LogOnce
 from .presence import Presence
 from .room import Room
 
@@ -74,17 +76,23 @@ class Matchmaker:
     """Rooms of this process and the seat reservations that lead to them (a ``RoomRegistry``)."""
 
     def __init__(self, presence: Presence, driver: Driver, process_id: str, *, profile: str = "auto",
-                 public_address: str | None = None, dev_mode: bool = False) -> None:
+                 public_address: str | None = None, dev_mode: bool = False, limits: Limits | None = None) -> None:
         self.presence = presence
         self.driver = driver
         self.process_id = process_id
         self.profile = profile
         self.public_address = public_address
         self.dev_mode = dev_mode
+        self.limits = limits or Limits()
         self.definitions: dict[str, RoomDefinition] = {}
         self.engines: dict[str, RoomEngine] = {}      # by room id
         self.shutting_down = False
-        self._create_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # one find-or-create at a time per (name, filters), with the number of its users
+        self._create_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._room_counts: dict[str, int] = {}         # rooms by type (creating ones included)
+        self._creating = 0
+        self._full = LogOnce(log)
+        self._stopping: list[RoomEngine] = []          # the rooms a shutdown waits for
 
     @property
     def rooms(self) -> dict[str, Room[Any]]:
@@ -131,9 +139,8 @@ class Matchmaker:
         # One find-or-create at a time per (name, filters): concurrent requests
         # then fill the room the first one created instead of creating more.
         key = (definition.name, repr(sorted(definition.filters_for(options).items())))
-        lock = self._create_locks.setdefault(key, asyncio.Lock())
         for attempt in range(5):
-            async with lock:
+            async with self._create_lock(key):
                 engine = await self._find(definition, options)
                 if engine is None:
                     engine = await self.create_room(definition, options)
@@ -142,6 +149,22 @@ class Matchmaker:
                 return reservation
             await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
         raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "could not reserve a seat, every room is full")
+
+    @contextlib.asynccontextmanager
+    async def _create_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        # the lock of a key lives while someone holds or waits for it (filter values
+        # are the client's: keeping every key seen would grow without bound)
+        lock, users = self._create_locks.get(key) or (asyncio.Lock(), 0)
+        self._create_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._create_locks[key]
+            if users == 1:
+                del self._create_locks[key]
+            else:
+                self._create_locks[key] = (lock, users - 1)
 
     async def join_by_id(self, room_id: str, seat: _Seat) -> dict[str, Any]:
         engine = self.engines.get(room_id)
@@ -169,17 +192,51 @@ class Matchmaker:
         """Create a room of ``definition`` and start it (raises ServerError)."""
         if self.shutting_down:
             raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "the server is shutting down")
-        engine = RoomEngine(definition.room_class(), definition.name, self, self.presence,
-                            process_id=self.process_id, public_address=self.public_address,
-                            filters=definition.filters_for(options), dev_mode=self.dev_mode, profile=self.profile)
-        await engine.create({**options, **definition.options})
-        if engine.room_id in self.engines:
-            engine.abandon()
-            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f'room id "{engine.room_id}" is already in use')
+        self._check_room_limits(definition)
+        name = definition.name
+        self._room_counts[name] = self._room_counts.get(name, 0) + 1
+        self._creating += 1
+        try:
+            engine = RoomEngine(definition.room_class(), name, self, self.presence,
+                                process_id=self.process_id, public_address=self.public_address,
+                                filters=definition.filters_for(options), dev_mode=self.dev_mode,
+                                profile=self.profile, limits=self.limits)
+            await engine.create({**options, **definition.options})
+            if engine.room_id in self.engines:
+                engine.abandon()
+                raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f'room id "{engine.room_id}" is already in use')
+        except BaseException:
+            self._room_gone(name)
+            raise
+        finally:
+            self._creating -= 1
         self.engines[engine.room_id] = engine
         await self.driver.create(engine.listing)
         engine.start()
         return engine
+
+    def _check_room_limits(self, definition: RoomDefinition) -> None:
+        limits = self.limits
+        total = len(self.engines) + self._creating
+        if total >= limits.max_rooms:
+            self._full.trigger("process", "%d rooms in this process (limit max_rooms): refusing to create more",
+                               total)
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "too many rooms on this server")
+        self._full.clear("process")
+        per_type = definition.room_class.max_rooms or limits.max_rooms_per_type
+        count = self._room_counts.get(definition.name, 0)
+        if per_type is not None and count >= per_type:
+            self._full.trigger(definition.name, '%d rooms of type "%s" (limit max_rooms_per_type): refusing to '
+                               "create more", count, definition.name)
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f'too many rooms of type "{definition.name}"')
+        self._full.clear(definition.name)
+
+    def _room_gone(self, name: str) -> None:
+        left = self._room_counts[name] - 1
+        if left:
+            self._room_counts[name] = left
+        else:
+            del self._room_counts[name]
 
     async def _find(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomEngine | None:
         conditions = {"name": definition.name, "locked": False, "private": False,
@@ -215,6 +272,7 @@ class Matchmaker:
     async def unregister(self, engine: RoomEngine) -> None:
         if self.engines.get(engine.room_id) is engine:
             del self.engines[engine.room_id]
+            self._room_gone(engine.room_name)
             await self.driver.remove(engine.room_id)
 
     # ---- listing and stopping -------------------------------------------------------
@@ -229,8 +287,17 @@ class Matchmaker:
     async def shutdown(self) -> None:
         """Stop matchmaking and let every room disconnect its clients; returns when all are gone."""
         self.shutting_down = True
-        engines = list(self.engines.values())
+        engines = self._stopping = list(self.engines.values())
         for engine in engines:
             engine.room.lock()
         await asyncio.gather(*(engine.shutdown() for engine in engines))
         await self.driver.cleanup(self.process_id)
+
+    def unfinished(self) -> list[str]:
+        """What the rooms still run (for the log of a shutdown that timed out)."""
+        return [line for engine in self._stopping for line in engine.unfinished()]
+
+    def abandon_rooms(self) -> None:
+        """A shutdown gave up waiting for the rooms: cancel what they still run."""
+        for engine in self._stopping:
+            engine.abandon_running()

@@ -92,9 +92,12 @@ class RoomHost(Protocol):
 class Room(Generic[StateT]):
     """Base class of rooms (``Room[State]`` for typing).
 
-    Class attributes: ``max_clients`` (None: unlimited), ``auto_dispose``,
-    ``max_messages_per_second`` (None: unlimited; past it a client is closed
-    with 4002). Hooks, each sync or async: ``on_create(options)``,
+    Class attributes: ``max_clients`` (None: unlimited), ``auto_dispose``, and
+    limits that override the server's ``Limits`` for this room (None: the
+    server's): ``max_messages_per_second`` and ``max_bytes_per_second`` (what
+    one client may send; past it the client is closed with 4002),
+    ``max_reservations`` (seats reserved and not claimed yet) and ``max_rooms``
+    (rooms of this type in the process). Hooks, each sync or async: ``on_create(options)``,
     ``on_auth(client, options, request)`` (truthy to accept; the value becomes
     ``client.auth``), ``on_join(client, options, auth)``,
     ``on_leave(client, consented)``, ``on_drop(client, code)`` and
@@ -106,6 +109,9 @@ class Room(Generic[StateT]):
     max_clients: int | None = None
     auto_dispose: bool = True
     max_messages_per_second: float | None = None
+    max_bytes_per_second: float | None = None
+    max_reservations: int | None = None
+    max_rooms: int | None = None
 
     def __init__(self) -> None:
         self._host: RoomHost | None = None           # set by the engine before on_create

@@ -50,6 +50,11 @@ class Seats:
     def __len__(self) -> int:
         return len(self._reserved) + len(self._reconnections)
 
+    @property
+    def reserved(self) -> int:
+        """Seats reserved by matchmaking and not claimed yet."""
+        return len(self._reserved)
+
     # ---- reservations ------------------------------------------------------------
 
     def reserve(self, session_id: str, options: dict[str, Any], token: str | None, seconds: float) -> None:

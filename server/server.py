@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import os
 import signal
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyseus.loop import event_loop_factory
-from pyseus.protocol import ErrorCode, error_body, generations, new_id
+from pyseus.protocol import ErrorCode, ProtocolError, error_body, generations, new_id, parse_options
 
+from .cors import CorsPolicy
 from .driver import Driver, LocalDriver
 from .errors import ServerError
+from .limits import Limits
 from .matchmaker import Matchmaker, RoomDefinition
 from .presence import LocalPresence, Presence
 from .room import Room
@@ -24,6 +27,23 @@ __all__ = ["Server"]
 
 log = logging.getLogger("pyseus.server")
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_WATCHDOG_GRACE = 5.0       # after the shutdown deadline, before a blocked process is ended
+
+
+def _exit_now(sig: signal.Signals) -> None:
+    log.warning("%s again: exiting now", sig.name)
+    logging.shutdown()
+    os._exit(128 + sig)
+
+
+def _exit_blocked() -> None:
+    # runs in the watchdog thread: the event loop did not finish the shutdown
+    log.error("shutdown: still blocked %s s after its deadline (a hook that never yields?); exiting now",
+              _WATCHDOG_GRACE)
+    logging.shutdown()
+    os._exit(1)
+
 
 class Server:
     """A game server: define room types, then ``listen()`` (or ``await serve()``).
@@ -33,25 +53,42 @@ class Server:
     exactly one of ``"0.16"``, ``"0.17"``, ``"0.18"``.
     ``presence`` and ``driver`` default to in-process implementations.
     ``dev_mode`` makes unknown message types an ERROR (4217) instead of a
-    disconnect, and shutdowns close clients with 4010. ``max_payload`` caps
-    incoming frames (close 1009). Clients are pinged every ``ping_interval``
-    seconds and dropped after ``ping_max_retries`` unanswered pings.
+    disconnect, shutdowns close clients with 4010, clients get the text of the
+    exceptions raised by room code (else "internal error"), and any web page
+    may call matchmaking with credentials. ``max_payload`` caps incoming
+    frames (close 1009). Clients are pinged every ``ping_interval`` seconds
+    and dropped after ``ping_max_retries`` unanswered pings.
+
+    ``limits`` bound what each client may cost the others (``Limits``; the
+    table is in SECURITY.md). ``trusted_proxies`` (addresses or networks) are
+    the reverse proxies whose ``X-Forwarded-For`` names the client.
+    ``cors_origins`` lists the web pages allowed to call matchmaking with
+    credentials (see ``pyseus.server.cors``), and ``check_origin`` applies that
+    list to room sockets opened by browsers.
     """
 
     def __init__(self, *, protocol: str = "auto", presence: Presence | None = None, driver: Driver | None = None,
                  transport: Transport | None = None, dev_mode: bool = False, public_address: str | None = None,
                  max_payload: int = 4096, ping_interval: float = 3.0, ping_max_retries: int = 2,
-                 process_id: str | None = None) -> None:
+                 process_id: str | None = None, limits: Limits | None = None,
+                 trusted_proxies: Sequence[str] = (), cors_origins: Sequence[str] | None = None,
+                 check_origin: bool = False) -> None:
         self.protocol = generations.check_profile(protocol)
         self.process_id = process_id or new_id()
         self.presence = presence or LocalPresence()
         self.driver = driver or LocalDriver()
         self.dev_mode = dev_mode
+        self.limits = limits or Limits()
+        if max_payload > self.limits.byte_burst:
+            raise ValueError(f"max_payload ({max_payload}) is above Limits.byte_burst ({self.limits.byte_burst}): "
+                             "no frame that size could ever be accepted")
         self.matchmaker = Matchmaker(self.presence, self.driver, self.process_id, profile=self.protocol,
-                                     public_address=public_address, dev_mode=dev_mode)
+                                     public_address=public_address, dev_mode=dev_mode, limits=self.limits)
         if transport is None:
+            cors = CorsPolicy(cors_origins, permissive=dev_mode, check_origin=check_origin, profile=self.protocol)
             transport = WebSocketTransport(max_payload=max_payload, ping_interval=ping_interval,
-                                           ping_max_retries=ping_max_retries)
+                                           ping_max_retries=ping_max_retries, limits=self.limits,
+                                           trusted_proxies=trusted_proxies, cors=cors)
         self.transport = transport
         self._shutdown: asyncio.Future[None] | None = None
 
@@ -74,6 +111,10 @@ class Server:
     def listen(self, port: int = 2567, host: str = "0.0.0.0", *, loop: str = "auto") -> None:
         """Serve until SIGINT or SIGTERM, then shut down gracefully (blocks).
 
+        A second SIGINT or SIGTERM during the shutdown exits at once (status
+        128 + the signal's number); so does a shutdown still blocked a few
+        seconds after its deadline (``Limits.shutdown_timeout``), status 1.
+
         ``loop``: ``"auto"`` runs on uvloop when it is installed, else on the
         standard asyncio loop; ``"asyncio"`` or ``"uvloop"`` choose explicitly.
         """
@@ -83,21 +124,49 @@ class Server:
     async def _run_until_signal(self, host: str, port: int) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+
+        def first(sig: signal.Signals) -> None:
+            if stop.is_set():
+                _exit_now(sig)      # (two signals before the loop ran the first's callback)
+            log.info("%s: shutting down (a second signal exits at once)", sig.name)
+            stop.set()
+            for s in _SIGNALS:
+                loop.add_signal_handler(s, _exit_now, s)
+
+        for sig in _SIGNALS:
+            loop.add_signal_handler(sig, first, sig)
         await self.serve(host, port)
         await stop.wait()
-        log.info("shutting down")
-        await self.shutdown()
+        # the last resort when the loop itself is blocked (a hook that never yields)
+        watchdog = threading.Timer(self.limits.shutdown_timeout + _WATCHDOG_GRACE, _exit_blocked)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            await self.shutdown()
+        finally:
+            watchdog.cancel()
 
     async def shutdown(self) -> None:
-        """Stop matchmaking, disconnect every room (awaiting on_leave and on_dispose), then close."""
+        """Stop matchmaking, disconnect every room (awaiting on_leave and on_dispose), then close.
+
+        The rooms get ``Limits.shutdown_timeout`` seconds; past it, what they still
+        run is logged and cancelled, and the shutdown goes on without them.
+        """
         if self._shutdown is None:
             self._shutdown = asyncio.ensure_future(self._do_shutdown())
         await asyncio.shield(self._shutdown)
 
     async def _do_shutdown(self) -> None:
-        await self.matchmaker.shutdown()
+        rooms = asyncio.ensure_future(self.matchmaker.shutdown())
+        done, _ = await asyncio.wait({rooms}, timeout=self.limits.shutdown_timeout)
+        if not done:
+            log.error("shutdown: the rooms did not finish within %s s (limit shutdown_timeout); going on "
+                      "without them. Still running: %s", self.limits.shutdown_timeout,
+                      "; ".join(self.matchmaker.unfinished()) or "nothing (the driver's cleanup)")
+            rooms.cancel()
+            self.matchmaker.abandon_rooms()
+        elif rooms.exception() is not None:
+            log.error("shutdown: stopping the rooms failed", exc_info=rooms.exception())
         await self.transport.stop()
         await self.presence.shutdown()
         await self.driver.shutdown()
@@ -131,9 +200,10 @@ class Server:
         protocol "0.16", else with the 0.17 code as the status as well.
         """
         try:
-            options = json.loads(body) if body.strip() else {}
-        except ValueError as e:
-            return (200 if generations.legacy(self.protocol) else 400), {"error": f"invalid JSON body: {e}"}
+            options = parse_options(body, self.limits.max_json_depth)
+        except ProtocolError as e:
+            # (the reference answers a body it cannot parse with an error and no code)
+            return (200 if generations.legacy(self.protocol) else 400), {"error": str(e)}
         authorization = headers.get("Authorization", "")
         token = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
         try:
@@ -142,7 +212,7 @@ class Server:
             code, message = e.code, e.message
         except Exception as e:
             log.exception("matchmaking %s/%s failed", method, target)
-            code, message = ErrorCode.MATCHMAKE_UNHANDLED, str(e)
+            code, message = ErrorCode.MATCHMAKE_UNHANDLED, str(e) if self.dev_mode else "internal error"
         return (generations.http_status(code, self.protocol),
                 error_body(generations.wire_error_code(code, self.protocol), message))
 

@@ -45,7 +45,9 @@ class SocketSession:
         self._engine: RoomEngine | None = None
         self._client: Client | None = None
         self._early: list[bytes] | None = []
-        self._join = asyncio.ensure_future(self._run_join(engines.get(room_id), query, headers))
+        self._target = engines.get(room_id)
+        self._meter = self._target.frame_meter() if self._target is not None else None
+        self._join = asyncio.ensure_future(self._run_join(self._target, query, headers))
 
     def _refuse_seat(self, engine: RoomEngine | None) -> None:
         # an unknown room or session, an expired seat or a failed reconnection: the
@@ -91,8 +93,8 @@ class SocketSession:
                 engine.refuse(client, e.code, e.message)
                 return None
             except Exception as e:
-                engine.report(e, "on_auth")
-                engine.refuse(client, ErrorCode.APPLICATION_ERROR, str(e))
+                engine.report(e, "on_auth", client)
+                engine.refuse(client, ErrorCode.APPLICATION_ERROR, engine.public_text(e))
                 return None
             if not auth:
                 engine.refuse(client, ErrorCode.AUTH_FAILED, "onAuth failed")
@@ -107,8 +109,8 @@ class SocketSession:
             if isinstance(e, ServerError):
                 code, message = e.code, e.message
             else:
-                engine.report(e, "on_join")
-                code, message = ErrorCode.APPLICATION_ERROR, str(e)
+                engine.report(e, "on_join", client)
+                code, message = ErrorCode.APPLICATION_ERROR, engine.public_text(e)
             await engine.leave(client, None, consented=False, drop=False)
             if conn.open:
                 refuse_connection(conn, self._profile, code, message, engine.dev_mode)
@@ -131,7 +133,7 @@ class SocketSession:
                     raise ConnectionError("the socket closed during on_reconnect")
             except Exception as e:
                 if not isinstance(e, (ServerError, ConnectionError)):
-                    engine.report(e, "on_reconnect")
+                    engine.report(e, "on_reconnect", client)
                 code = e.code if isinstance(e, ServerError) else ErrorCode.MATCHMAKE_EXPIRED
                 await engine.leave(client, CloseCode.FAILED_TO_RECONNECT, consented=False, drop=False)
                 if self._conn.open:
@@ -140,11 +142,17 @@ class SocketSession:
                                       engine.dev_mode, reconnecting=True)
                 return None
         self._conn.send(engine.join_frame(client, skip_handshake))
+        engine.expect_ack(client)
         return client
 
     # ---- called by the transport --------------------------------------------------
 
     def on_frame(self, data: bytes) -> None:
+        if not self._conn.open:
+            return      # closing: what a client sends now is not read
+        if self._meter is not None and not self._meter.allow(len(data)):
+            self._over_rate()
+            return
         if self._early is not None:
             if len(self._early) >= _MAX_EARLY_FRAMES:
                 self._conn.close(CloseCode.WITH_ERROR)
@@ -177,14 +185,22 @@ class SocketSession:
             engine.acknowledge(client)
         elif isinstance(frame, protocol.LeaveRoom):
             engine.tasks.spawn(self._consented_leave(engine, client), "leave")
-        elif not engine.within_rate(client):
-            return
         elif isinstance(frame, (protocol.RoomData, protocol.RoomDataBytes)):
             engine.dispatch(client, frame)
         elif isinstance(frame, protocol.RoomRequest):
             engine.answer(client, frame)
         elif isinstance(frame, protocol.Ping):
             engine.ping(client)
+
+    def _over_rate(self) -> None:
+        engine = self._target
+        assert engine is not None           # (only sockets to a room have a meter)
+        who = self._client.session_id if self._client is not None else self._conn.remote_address
+        messages, nbytes = engine.rates()
+        log.warning("room %s (%s): %s sent more than %s messages or %s bytes per second allow (limits "
+                    "messages_per_second, bytes_per_second); closing it", engine.room_id, engine.room_name, who,
+                    messages, nbytes)
+        self._conn.cut(CloseCode.WITH_ERROR, "too many messages")
 
     async def _consented_leave(self, engine: RoomEngine, client: Client) -> None:
         if client.state not in (ClientState.JOINING, ClientState.JOINED):

@@ -40,6 +40,10 @@ class Ticker:
         if simulation_ms is not None or patch_ms is not None:
             self._task = self._spawn(self._run(self._generation, simulation_ms, patch_ms), "ticker")
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
     def stop(self) -> None:
         # A loop that is running this very code (a simulation step changed the
         # schedule or disposed the room) is not cancelled, which would abort the

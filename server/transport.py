@@ -31,6 +31,9 @@ class Connection(Protocol):
     def close(self, code: int | None = None, reason: str = "") -> None:
         """Close with a status code (None: no status)."""
 
+    def cut(self, code: int, reason: str = "") -> None:
+        """Close without reading anything more (a client that broke a limit)."""
+
 
 @dataclass
 class Request:

@@ -83,7 +83,7 @@ async def test_a_refused_socket_join_raises_match_make_error(start_server, profi
     live = await start_server(ROOMS)
     for options, code, message in [({"reject": True}, 4444, "rejected by on_auth"),
                                    ({"falsy": True}, 4215, "onAuth failed"),
-                                   ({"fail_join": True}, 4216, "join failed")]:
+                                   ({"fail_join": True}, 4216, "internal error")]:     # (not dev mode)
         with pytest.raises(MatchMakeError) as e:
             await live.sdk.create("game", options)
         assert (e.value.code, e.value.message) == (wire_error_code(code, profile), message)

@@ -77,3 +77,28 @@ def test_room_data_frames_read_back(type: str | int, data: bytes) -> None:
     assert protocol.parse_client_frame(protocol.room_data_bytes(type, data)) == protocol.RoomDataBytes(type, data)
     frame = protocol.parse_server_frame(protocol.room_data(type, {"d": data}))
     assert isinstance(frame, protocol.RoomData) and frame.type == type and frame.message() == {"d": data}
+
+
+# Frames up to the server's 4 KiB cap, parsed within a time bound per example.
+@settings(max_examples=300, deadline=500)
+@given(st.sampled_from(list(protocol.Protocol)), st.binary(max_size=4096))
+def test_frames_up_to_the_size_cap_parse_or_raise_protocol_error(code: protocol.Protocol, rest: bytes) -> None:
+    data = bytes((code,)) + rest
+    for parse in (protocol.parse_client_frame, protocol.parse_server_frame):
+        try:
+            frame = parse(data)
+        except protocol.ProtocolError:
+            continue
+        if isinstance(frame, (protocol.RoomData, protocol.RoomRequest)):
+            try:
+                frame.message()
+            except protocol.ProtocolError:
+                pass
+
+
+@given(st.text(max_size=200))
+def test_close_reasons_fit_a_close_frame_and_stay_valid_utf8(reason: str) -> None:
+    data = protocol.close_reason(reason)
+    assert len(data) <= protocol.MAX_CLOSE_REASON
+    assert reason.encode("utf-8", "replace").startswith(data)
+    data.decode("utf-8")

@@ -47,3 +47,46 @@ def test_new_ids_are_url_safe(length: int) -> None:
     value = new_id(length)
     assert len(value) == length and is_id(value)
     assert not is_id(value + ":") and not is_id("") and not is_id(None)
+
+
+# ---- matchmaking bodies ----------------------------------------------------------
+
+import json  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+from pyseus.protocol import parse_options  # noqa: E402
+
+
+def test_bodies_are_read_as_options() -> None:
+    assert parse_options(b"") == {} and parse_options(b"  \n") == {}
+    assert parse_options(b'{"a": [1, {"b": 2}]}') == {"a": [1, {"b": 2}]}
+    assert parse_options(b"[1, 2]") == {} and parse_options(b"3") == {}       # no options
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 33 + b"1" + b"}" * 33, b"[" * 33 + b"]" * 33,
+                                  b'{"a":[' + b"[" * 40 + b"]" * 40 + b"]}"])
+def test_bodies_nested_deeper_than_the_bound_are_refused(body: bytes) -> None:
+    with pytest.raises(ProtocolError, match="nested deeper than 32"):
+        parse_options(body)
+
+
+def test_the_depth_bound_counts_objects_and_arrays() -> None:
+    assert parse_options(b'{"a":' * 31 + b"[1]" + b"}" * 31)
+    with pytest.raises(ProtocolError):
+        parse_options(b'{"a":' * 32 + b"[1]" + b"}" * 32)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+                     max_leaves=30)
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.one_of(st.binary(max_size=2048), _json.map(lambda v: json.dumps(v).encode())))
+def test_any_body_gives_options_or_a_protocol_error(body: bytes) -> None:
+    try:
+        options = parse_options(body)
+    except ProtocolError:
+        return
+    assert isinstance(options, dict)

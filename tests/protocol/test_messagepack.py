@@ -5,6 +5,7 @@ room-protocol.md (sections 3.5 and 11)."""
 from __future__ import annotations
 
 import datetime
+import tracemalloc
 
 import msgpack
 import pytest
@@ -88,3 +89,27 @@ def test_packing_follows_node_for_integers() -> None:
     assert protocol.pack(2**32 - 1) == msgpack.packb(2**32 - 1)
     assert protocol.pack(2**60 + 1) == msgpack.packb(2**60 + 1)     # not exact as a float64
     assert protocol.unpack(protocol.pack({"a": [2**35]})) == {"a": [float(2**35)]}
+
+
+@pytest.mark.parametrize("header", [
+    b"\xdd\xff\xff\xff\xff", b"\xdf\xff\xff\xff\xff", b"\xdb\xff\xff\xff\xff", b"\xc6\xff\xff\xff\xff",
+    b"\xc9\xff\xff\xff\xff\x01", b"\xd4\x72" + b"\xdd\xff\xff\xff\xff",
+])
+def test_lengths_claimed_by_a_header_allocate_nothing(header: bytes) -> None:
+    # a 5-byte payload may claim four billion items or bytes: refused without reserving them
+    tracemalloc.start()
+    try:
+        with pytest.raises(MessagePackError):
+            protocol.unpack(header + b"\x00" * 16)
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.binary(max_size=4096))
+def test_payloads_up_to_the_frame_size_raise_only_messagepack_errors(data: bytes) -> None:
+    try:
+        protocol.unpack(data)
+    except MessagePackError:
+        pass

@@ -192,3 +192,31 @@ def test_the_reader_never_reads_outside_its_bytes() -> None:
         pickle.dumps(r)            # it holds a pointer into its bytes
     with pytest.raises(TypeError, match="tuple subclass"):
         apply_primitive_ops(Reader(b"\x80\x01"), Leaf(), 0, [], object)   # builds tuples in place
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.binary(max_size=4096), st.booleans())
+def test_patches_up_to_the_frame_size_raise_only_decode_error(data: bytes, strict: bool) -> None:
+    root, dec = fresh()
+    try:
+        dec.decode(data)
+    except DecodeError:
+        pass
+
+
+@pytest.mark.parametrize("claim", [
+    b"\xdb\xff\xff\xff\xff",         # a string of 4 GiB
+    b"\xd9\xff",                     # of 255 bytes, with 4 present
+    b"\xdd\xff\xff\xff\xff",         # (not a string header: refused as such)
+])
+def test_lengths_claimed_in_a_patch_allocate_nothing(claim: bytes) -> None:
+    import tracemalloc
+    leaf = Leaf.__new__(Leaf)            # field #1 is "label", a string
+    dec = Decoder(leaf)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DecodeError):
+            dec.decode(bytes((int(ADD) | 1,)) + claim + b"abcd")
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()

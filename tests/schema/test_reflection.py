@@ -98,3 +98,109 @@ def test_a_subclass_without_own_fields_is_sent_as_itself() -> None:
     hero_cls = type(root.main).__mro__[1]
     assert type(root.main).__schema_info__.nfields == hero_cls.__schema_info__.nfields == 2
     assert type(root.main).__name__ != hero_cls.__name__
+
+
+# ---- hostile handshakes (what a malicious server could send a client) -------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pyseus.schema import reflection as reflection_module  # noqa: E402
+from pyseus.schema.reflection import (  # noqa: E402
+    _Reflection, _ReflectionField, _ReflectionType,
+)
+
+
+def _handshake(types: list[tuple[int, int | None, list[tuple[str, str, int | None]]]], root: int = 0) -> bytes:
+    """A handshake written field by field: [(id, extends_id, [(name, type, referenced_type)])]."""
+    r = _Reflection()
+    for tid, extends, fields in types:
+        t = _ReflectionType(id=tid)
+        if extends is not None:
+            t.extends_id = extends
+        for name, type_name, ref in fields:
+            f = _ReflectionField(name=name, type=type_name)
+            if ref is not None:
+                f.referenced_type = ref
+            t.fields.append(f)
+        r.types.append(t)
+    if root:
+        r.root_type = root
+    return Encoder(r).encode_all()
+
+
+def test_a_long_extends_chain_is_refused_quickly() -> None:
+    # 2,500 classes each extending the previous one took over a minute to build
+    for depth in (2500, 1000):
+        data = _handshake([(i, i - 1 if i else None, [(f"f{i}", "number", None)]) for i in range(depth)],
+                          root=depth - 1)
+        with pytest.raises(DecodeError, match="types" if depth > reflection_module.MAX_TYPES else "levels deep"):
+            Reflection.decode(data)
+    within = reflection_module.MAX_EXTENDS_DEPTH
+    data = _handshake([(i, i - 1 if i else None, [(f"f{i}", "number", None)]) for i in range(within)], root=within - 1)
+    assert len(type(Reflection.decode(data)).__mro__) > within
+
+
+@pytest.mark.parametrize("name", ["a-b", "__class__", "1x", "", "x y", "é\u200b"])
+def test_field_names_python_cannot_take_are_refused(name: str) -> None:
+    with pytest.raises(DecodeError):
+        Reflection.decode(_handshake([(0, None, [(name, "number", None)])]))
+
+
+def test_handshakes_beyond_the_bounds_are_refused() -> None:
+    many_types = _handshake([(i, None, []) for i in range(reflection_module.MAX_TYPES + 1)])
+    with pytest.raises(DecodeError, match="types"):
+        Reflection.decode(many_types)
+    many_fields = _handshake([(0, None, [(f"f{i}", "number", None) for i in range(reflection_module.MAX_FIELDS + 1)])])
+    with pytest.raises(DecodeError, match="fields"):
+        Reflection.decode(many_fields)
+    with pytest.raises(DecodeError, match="bytes"):
+        Reflection.decode(b"\x80" * (reflection_module.MAX_HANDSHAKE_BYTES + 1))
+
+
+_names = st.one_of(st.sampled_from(["x", "y", "hp", "items", "to_json", "__init__", "class"]),
+                   st.text(max_size=6))
+_types = st.sampled_from(["number", "string", "boolean", "uint8", "float32", "ref", "map", "array", "set",
+                          "collection", "array:number", "map:string", "array:nope", "nope", "", "ref:x"])
+_ids = st.integers(min_value=-2, max_value=6)
+_reflections = st.lists(
+    st.tuples(_ids, st.one_of(st.none(), _ids),
+              st.lists(st.tuples(_names, _types, st.one_of(st.none(), _ids)), max_size=4)),
+    max_size=6)
+
+
+@settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(_reflections, _ids)
+def test_arbitrary_handshakes_decode_or_raise_decode_error(types: list, root: int) -> None:
+    try:
+        data = _handshake([(abs(t), e, f) for t, e, f in types], root=abs(root))
+    except (TypeError, ValueError):
+        return          # (not writable as a handshake at all)
+    try:
+        state = Reflection.decode(data)
+    except DecodeError:
+        return
+    assert isinstance(state, Schema) and Decoder(state).decode(b"") == []
+
+
+@settings(max_examples=300, deadline=1000)
+@given(st.data())
+def test_corrupted_handshakes_raise_only_decode_error(data: st.DataObject) -> None:
+    valid = bytearray(Reflection.encode(Arena, version=data.draw(st.sampled_from([3, 5]))))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+        at = data.draw(st.integers(min_value=0, max_value=len(valid) - 1))
+        valid[at] = data.draw(st.integers(min_value=0, max_value=255))
+    cut = data.draw(st.integers(min_value=0, max_value=len(valid)))
+    try:
+        Reflection.decode(bytes(valid[:cut]))
+    except DecodeError:
+        pass
+
+
+@settings(max_examples=200, deadline=1000)
+@given(st.binary(max_size=2048))
+def test_random_bytes_as_a_handshake_raise_only_decode_error(data: bytes) -> None:
+    try:
+        Reflection.decode(data)
+    except DecodeError:
+        pass

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pyseus.server import Room, ServerError
+from pyseus.server import Room, Server, ServerError
 from tests.server.conftest import JSError, endpoint, seen_code
 
 
@@ -93,18 +93,43 @@ async def test_6_non_json_body(start_server, profile) -> None:
     assert "error" in body and "code" not in body
 
 
-async def test_7_cors_preflight_echoes_the_origin(start_server, profile) -> None:
-    server = await start_server({"r": Plain})
+async def preflight(server: Server, origin: str) -> aiohttp.ClientResponse:
     async with aiohttp.ClientSession() as http:
-        async with http.options(endpoint(server, "/matchmake/joinOrCreate/r"),
-                                headers={"Origin": "http://example.test"}) as resp:
-            assert resp.status == 204
-            assert resp.headers["Access-Control-Allow-Origin"] == "http://example.test"
-            assert resp.headers["Access-Control-Allow-Credentials"] == "true"
-            assert resp.headers["Access-Control-Allow-Headers"] == \
-                "Origin, X-Requested-With, Content-Type, Accept, Authorization"
-            assert resp.headers["Access-Control-Allow-Methods"] == (
-                "OPTIONS, POST, GET" if profile == "0.16" else "GET,HEAD,PUT,PATCH,POST,DELETE")
+        async with http.options(endpoint(server, "/matchmake/joinOrCreate/r"), headers={"Origin": origin}) as resp:
+            return resp
+
+
+async def test_7_cors_preflight(start_server, profile) -> None:
+    # The reference echoes any origin with credentials; outside dev mode we let any
+    # page call matchmaking, but without credentials (see SECURITY.md).
+    server = await start_server({"r": Plain})
+    resp = await preflight(server, "http://example.test")
+    assert resp.status == 204
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in resp.headers
+    assert resp.headers["Access-Control-Allow-Headers"] == \
+        "Origin, X-Requested-With, Content-Type, Accept, Authorization"
+    assert resp.headers["Access-Control-Allow-Methods"] == (
+        "OPTIONS, POST, GET" if profile == "0.16" else "GET,HEAD,PUT,PATCH,POST,DELETE")
+
+
+async def test_7_cors_dev_mode_echoes_the_origin_with_credentials(start_server) -> None:
+    server = await start_server({"r": Plain}, dev_mode=True)
+    resp = await preflight(server, "http://example.test")
+    assert resp.headers["Access-Control-Allow-Origin"] == "http://example.test"
+    assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+
+
+async def test_7_cors_allowlist(start_server) -> None:
+    server = await start_server({"r": Plain}, cors_origins=["https://game.test", "https://*.cdn.test"])
+    for origin in ("https://game.test", "https://eu.cdn.test"):
+        resp = await preflight(server, origin)
+        assert resp.headers["Access-Control-Allow-Origin"] == origin
+        assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+    for origin in ("https://evil.test", "http://game.test", "https://cdn.test", "https://game.test.evil"):
+        resp = await preflight(server, origin)
+        assert "Access-Control-Allow-Origin" not in resp.headers, origin
+        assert "Access-Control-Allow-Credentials" not in resp.headers
 
 
 async def test_8_get_lists_public_unlocked_rooms(start_server, js) -> None:
@@ -124,7 +149,7 @@ async def test_8_get_lists_public_unlocked_rooms(start_server, js) -> None:
     await c.create("other")
     async with aiohttp.ClientSession() as http:
         async with http.get(endpoint(server, "/matchmake/r"), headers={"Origin": "http://o.test"}) as resp:
-            assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "http://o.test"
+            assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
             listings = await resp.json()
         async with http.get(endpoint(server, "/matchmake/")) as resp:
             assert resp.status == 404 and "Access-Control-Allow-Origin" in resp.headers
@@ -195,8 +220,13 @@ async def test_12_on_create_error_reaches_create(start_server, js, profile) -> N
     assert (info.value.code, info.value.message) == (seen_code(4555, profile, http=True), "create failed")
     with pytest.raises(JSError) as info:
         await c.create("r", {"plain": True})
-    assert (info.value.code, info.value.message) == (seen_code(4213, profile, http=True), "x")
+    # outside dev mode the text of an unexpected exception stays in the log
+    assert (info.value.code, info.value.message) == (seen_code(4213, profile, http=True), "internal error")
     assert server.matchmaker.rooms == {}
+    dev = await start_server({"r": Failing}, dev_mode=True)
+    with pytest.raises(JSError) as info:
+        await (await js.client(endpoint(dev))).create("r", {"plain": True})
+    assert (info.value.code, info.value.message) == (seen_code(4213, profile, http=True), "x")
 
 
 async def test_13_define_options_override_client_options_in_on_create_only(start_server, js) -> None:

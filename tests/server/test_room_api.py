@@ -289,6 +289,9 @@ async def test_room_id_can_be_set_in_on_create_only(start_server, profile) -> No
     again = await reserve(endpoint(server), "create", "p", {"room_id": "arena-1"})
     assert again["code"] == seen_code(4213, profile) and "already in use" in again["error"]
     bad = await reserve(endpoint(server), "create", "p", {"room_id": "no/slashes"})
+    assert bad["code"] == seen_code(4213, profile) and bad["error"] == "internal error"
+    dev = await start_server({"p": Plain}, dev_mode=True)
+    bad = await reserve(endpoint(dev), "create", "p", {"room_id": "no/slashes"})
     assert bad["code"] == seen_code(4213, profile) and "room_id" in bad["error"]
 
 

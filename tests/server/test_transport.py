@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import struct
 from typing import Any
 
@@ -11,10 +9,10 @@ import pytest
 
 from pyseus import protocol
 
-from pyseus.server import Room
+from pyseus.server import Limits, Room
 from pyseus.server import transport_aiohttp as transport_module
 from tests.server.conftest import endpoint, eventually
-from tests.server.raw import join, reserve
+from tests.server.raw import claim_without_reading, client_frame, join, reserve
 
 
 class Blaster(Room[Any]):
@@ -40,29 +38,14 @@ async def test_frames_of_every_length_class(start_server, size: int) -> None:
     await sock.close()
 
 
-def _client_frame(payload: bytes) -> bytes:
-    # a masked binary frame, as a client must send it (RFC 6455, 5.3)
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    assert len(payload) < 126
-    return bytes((0x82, 0x80 | len(payload))) + mask + masked
-
-
-async def test_a_client_that_stops_reading_is_dropped(start_server, monkeypatch, caplog) -> None:
+async def test_a_client_that_stops_reading_is_dropped(start_server, caplog) -> None:
     Blaster.left = []
-    monkeypatch.setattr(transport_module, "_MAX_BUFFERED_BYTES", 1 << 20)
-    server = await start_server({"b": Blaster})
+    server = await start_server({"b": Blaster}, limits=Limits(send_buffer_bytes=1 << 20))
     seat = await reserve(endpoint(server), "joinOrCreate", "b")
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    path = f"/{seat['room']['processId']}/{seat['room']['roomId']}?sessionId={seat['sessionId']}"
-    writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 101")
-    writer.write(_client_frame(protocol.join_ack()))
+    reader, writer = await claim_without_reading(server.port, seat)
     # ask for 60 KB blobs again and again, and never read them
     for _ in range(200):
-        writer.write(_client_frame(protocol.room_data("size", 60_000)))
+        writer.write(client_frame(protocol.room_data("size", 60_000)))
         await writer.drain()
         await asyncio.sleep(0.005)
         if Blaster.left:
