@@ -35,6 +35,11 @@ def is_id(value: object) -> bool:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
+def _parse_date(text: str) -> datetime.datetime:
+    when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -67,12 +72,44 @@ class RoomListing:
             "name": self.name,
             "processId": self.process_id,
         }
+        for key, value in self.filters.items():
+            out.setdefault(key, value)
         if self.public_address:
             out["publicAddress"] = self.public_address
         if self.metadata is not None:
             out["metadata"] = self.metadata
-        out.update(self.filters)
         out["roomId"] = self.room_id
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> RoomListing:
+        """Read a listing that ``to_json`` (or a Node Colyseus process) wrote; the
+        fields it does not know are the ``filter_by`` values. Raises ProtocolError."""
+        try:
+            known = {"clients", "locked", "private", "maxClients", "unlisted", "createdAt", "name", "processId",
+                     "publicAddress", "metadata", "roomId"}
+            created = data.get("createdAt")
+            max_clients = data.get("maxClients")
+            return cls(room_id=str(data["roomId"]), name=str(data["name"]), process_id=str(data["processId"]),
+                       clients=int(data.get("clients") or 0),
+                       max_clients=int(max_clients) if isinstance(max_clients, (int, float)) else None,
+                       locked=data.get("locked") is True, private=data.get("private") is True,
+                       unlisted=data.get("unlisted") is True,
+                       created_at=_parse_date(created) if isinstance(created, str) else _now(),
+                       metadata=data.get("metadata") if isinstance(data.get("metadata"), dict) else None,
+                       public_address=str(data["publicAddress"]) if data.get("publicAddress") else None,
+                       filters={k: v for k, v in data.items() if k not in known})
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ProtocolError(f"malformed room listing: {e!r}") from None
+
+    def to_lobby(self) -> dict[str, Any]:
+        """The listing as a LobbyRoom sends it in MessagePack: ``createdAt`` a date
+        (a timestamp extension) and an unlimited ``maxClients`` +Infinity, as Node's
+        listing objects carry them."""
+        out = self.to_json()
+        out["createdAt"] = self.created_at
+        if self.max_clients is None:
+            out["maxClients"] = float("inf")
         return out
 
     def field(self, name: str) -> Any:

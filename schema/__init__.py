@@ -15,6 +15,7 @@ from .decoder import Decoder
 from ._encoder import Encoder
 from .errors import DecodeError, EncodeError, SchemaError, WireError
 from .reflection import Reflection
+from ._views import StateView
 from .types import (
     bigint64, biguint64, boolean, float32, float64, int8, int16, int32, int64, number, string,
     uint8, uint16, uint32, uint64,
@@ -24,6 +25,6 @@ __all__ = [
     "Schema", "MapSchema", "ArraySchema", "SetSchema", "CollectionSchema", "field",
     "string", "number", "boolean", "int8", "uint8", "int16", "uint16", "int32", "uint32",
     "int64", "uint64", "float32", "float64", "bigint64", "biguint64",
-    "Encoder", "Decoder", "Reflection", "Callbacks", "Change",
+    "Encoder", "Decoder", "Reflection", "Callbacks", "Change", "StateView",
     "SchemaError", "WireError", "EncodeError", "DecodeError",
 ]

@@ -30,19 +30,41 @@ _MISSING: Any = object()
 _subclasses: weakref.WeakKeyDictionary[type, list[weakref.ref[type]]] = weakref.WeakKeyDictionary()
 
 
-class _FieldSpec:
-    __slots__ = ("default", "default_factory")
+DEFAULT_VIEW_TAG = -1     # the tag of field(view=True), and of StateView.add(obj) without one
 
-    def __init__(self, default: Any, default_factory: Any) -> None:
+
+class _FieldSpec:
+    __slots__ = ("default", "default_factory", "view", "wire_name")
+
+    def __init__(self, default: Any, default_factory: Any, view: int | None, wire_name: str | None) -> None:
         self.default = default
         self.default_factory = default_factory
+        self.view = view
+        self.wire_name = wire_name
 
 
-def field(*, default: Any = _MISSING, default_factory: Any = _MISSING) -> Any:
-    """Give a field a default value, or a factory called for every new instance."""
+def field(*, default: Any = _MISSING, default_factory: Any = _MISSING, view: bool | int = False,
+          wire_name: str | None = None) -> Any:
+    """Give a field a default value, or a factory called for every new instance.
+
+    ``view=True`` (or an int tag) makes it a view field: it, and everything
+    below it, is left out of the state every client gets, and sent only to the
+    clients whose ``StateView`` shows it (see ``pyseus.schema.StateView``).
+    ``wire_name`` is the field's name for clients (in the handshake and in
+    ``to_json()``) when it differs from the attribute's: ``session_id:
+    string = field(wire_name="sessionId")``.
+    """
+    if wire_name is not None and (not isinstance(wire_name, str) or not wire_name):
+        raise TypeError("field(wire_name=...) takes a non-empty string")
     if default is not _MISSING and default_factory is not _MISSING:
         raise TypeError("field() takes default or default_factory, not both")
-    return _FieldSpec(default, default_factory)
+    if isinstance(view, bool):
+        tag = DEFAULT_VIEW_TAG if view else None
+    elif isinstance(view, int):
+        tag = view
+    else:
+        raise TypeError(f"field(view=...) takes True or an int tag, not {type(view).__name__}")
+    return _FieldSpec(default, default_factory, tag, wire_name)
 
 
 def subclasses_of(cls: type) -> list[type]:
@@ -59,7 +81,7 @@ def _is_classvar(annotation: Any) -> bool:
     return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
 
 
-_FieldDecl = tuple[str, Any, Any, Any]   # name, annotation, default, default_factory
+_FieldDecl = tuple[str, Any, Any, Any, Any, Any]   # name, annotation, default, factory, view tag, wire name
 
 
 class SchemaMeta(type):
@@ -112,7 +134,7 @@ def _declared_fields(cls_name: str, ns: dict[str, Any], parent_info: SchemaInfo)
     explicit = ns.get("__schema_fields__")
     if explicit is not None:
         # classes built from a handshake: every name is a field, types are given
-        own: list[_FieldDecl] = [(name, spec, _MISSING, _MISSING) for name, spec in explicit]
+        own: list[_FieldDecl] = [(name, spec, _MISSING, _MISSING, None, None) for name, spec in explicit]
     else:
         own = _annotated_fields(cls_name, ns)
     for name, *_ in own:
@@ -133,26 +155,31 @@ def _annotated_fields(cls_name: str, ns: dict[str, Any]) -> list[_FieldDecl]:
         if name.startswith("_") or _is_classvar(annotation):
             continue
         value = ns.get(name, _MISSING)
-        default, factory = _MISSING, _MISSING
+        default, factory, view, wire_name = _MISSING, _MISSING, None, None
         if isinstance(value, _FieldSpec):
-            default, factory = value.default, value.default_factory
+            default, factory, view, wire_name = value.default, value.default_factory, value.view, value.wire_name
         elif value is not _MISSING:
             default = value
         if isinstance(default, Ref):
             raise SchemaError(
                 f"{cls_name}.{name}: a Schema or collection instance cannot be a default "
                 "(it would be shared by every instance); use field(default_factory=...)")
-        own.append((name, annotation, default, factory))
+        own.append((name, annotation, default, factory, view, wire_name))
     return own
 
 
 def _declare(cls: Any, base: type, parent_info: SchemaInfo, own: list[_FieldDecl]) -> None:
     fields = list(parent_info.fields)
-    for name, annotation, default, factory in own:
+    for name, annotation, default, factory, view, wire_name in own:
         fields.append(Field(name, len(fields), cls, annotation,
                             None if default is _MISSING else default,
                             None if factory is _MISSING else factory,
-                            default is not _MISSING))
+                            default is not _MISSING, view, wire_name))
+    wire: dict[str, str] = {}
+    for f in fields:
+        if f.wire_name in wire:
+            raise SchemaError(f"{cls.__name__}.{f.name}: its wire name {f.wire_name!r} is also {wire[f.wire_name]}'s")
+        wire[f.wire_name] = f.name
     info = SchemaInfo(cls, fields, _resolve)
     cls.__schema_info__ = info
     known = _subclasses.setdefault(base, [])

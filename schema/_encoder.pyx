@@ -76,7 +76,29 @@ cdef class Encoder(Tracker):
             raise TypeError(f"Encoder() needs a Schema instance, got {type(state).__name__}")
         self.state = state
         self.deferred = []
+        self.touched = None
+        self.left_shared = []
         Tracker.__init__(self, state, type_ids(type(state)))
+
+    # ---- views (the writer is pure Python: view parts are small) ----------------
+
+    def encode_view(self, view) -> bytes:
+        """The view part for the clients that use ``view`` (a ``StateView``), after
+        the shared patch of ``encode()``: what became visible, what changed in what
+        they see, and what they no longer see. ``b""`` when nothing did."""
+        return self._views().encode(view)
+
+    def encode_all_view(self, view) -> bytes:
+        """The whole view part of ``view``, after ``encode_all()``, for a client that
+        joins. Clients already using ``view`` must have had their ``encode_view``
+        of the current state first (as the server does)."""
+        return self._views().encode_all(view)
+
+    def _views(self):
+        if self.view_writer is None:
+            from ._views import ViewWriter
+            self.view_writer = ViewWriter(self)
+        return self.view_writer
 
     cdef int _flush_deferred(self, bint full) except -1:
         # Blocks of structures whose refId the decoder had not seen yet were held
@@ -106,6 +128,13 @@ cdef class Encoder(Tracker):
         cdef Ref ref
         cdef list pending = self.pending
         cdef Py_ssize_t i, n = self.npending
+        cdef bint views = self.views
+        if views:
+            self.view_tick += 1
+            self.touched = self.gone
+            self.gone = []
+            self.left_shared = self.unshared
+            self.unshared = []
         if n == 0 and not self.preclear:
             return b""
         self.buf.len = 0
@@ -118,6 +147,15 @@ cdef class Encoder(Tracker):
             ref = <Ref>PyList_GET_ITEM(pending, i)
             if ref.queue_pos != i:
                 continue                      # stale entry (detached, or queued again later)
+            if views:
+                self.touched.append(ref)
+                if ref.shared_links == 0:
+                    # only in views: the view parts send it from what it holds now
+                    ref.discard_changes()
+                    ref.is_new = False
+                    ref.queue_pos = -1
+                    _store(pending, i, None)
+                    continue
             if ref.kind == REF:
                 # Schema blocks are most of the traffic: written inline
                 if ref.nops:
@@ -166,7 +204,7 @@ cdef class Encoder(Tracker):
         self.epoch += 1
         (<Ref>self.state).intro = self.epoch
         for ref in self.full.values():
-            if not ref.has_content():
+            if not ref.has_content() or (self.views and ref.shared_links == 0):
                 continue
             if ref is not self.state and ref.intro != self.epoch:
                 self.deferred.append(ref)
@@ -178,6 +216,11 @@ cdef class Encoder(Tracker):
     cdef void _discard(self):
         cdef Ref ref
         cdef Py_ssize_t i, n = self.npending
+        if self.views:
+            self.view_tick += 1
+            self.touched = None         # (views must look at everything again)
+            self.gone = []
+            self.left_shared = self.unshared = []
         for i in range(n):
             ref = <Ref>PyList_GET_ITEM(self.pending, i)
             if ref.queue_pos == i:
@@ -199,7 +242,7 @@ cdef class Encoder(Tracker):
         cdef Py_ssize_t i
         for i in range(self.npending):
             ref = <Ref>PyList_GET_ITEM(self.pending, i)
-            if ref.queue_pos == i and ref.has_changes():
+            if ref.queue_pos == i and ref.has_changes() and (not self.views or ref.shared_links > 0):
                 return True
         return False
 
@@ -211,6 +254,8 @@ cdef class Encoder(Tracker):
             ref.refcount = 0
             ref.queue_pos = -1
             ref.owner = 0
+            ref.shared_links = 0
+            ref.holders = None
         self.full = {}
         self.pending = []
         self.npending = 0

@@ -19,6 +19,8 @@ cdef class SchemaInfo:
     cdef readonly bint ready
     cdef tuple types                    # FieldType of each index (after resolve)
     cdef tuple ref_indexes              # indexes of fields holding structures
+    cdef readonly unsigned long long view_mask    # bit i: field i is a view field (left out of shared patches)
+    cdef tuple shared_ref_indexes       # ref_indexes that are not view fields
     cdef int codes[64]
     cdef Py_ssize_t offsets[64]         # where each field's value lives in an instance
     cdef Py_ssize_t slot_base           # lowest of those offsets
@@ -36,6 +38,8 @@ cdef class Field:
     cdef readonly object default
     cdef readonly object default_factory
     cdef readonly bint has_default
+    cdef readonly object view           # None, or the view tag (-1: field(view=True))
+    cdef readonly str wire_name         # its name in handshakes and JSON (the attribute's by default)
     cdef readonly FieldType type
     cdef int code                       # type.code, at hand for the assignment path
     cdef Py_ssize_t offset              # of the value's slot in an instance
@@ -117,11 +121,16 @@ cdef inline int write_value(SchemaCore s, Tracker enc, Buf* b, SchemaInfo info, 
     return 0
 
 
+cdef int write_shared_changes(SchemaCore s, Tracker enc, Buf* b) except -1
+
+
 cdef inline int write_schema_changes(SchemaCore s, Tracker enc, Buf* b) except -1:
     # The ops of one Schema instance (the block body), which are then forgotten.
     cdef int j, i, op, code, nxt
     cdef int n = s.nops
     cdef SchemaInfo info = s._info
+    if info.view_mask and enc.views:
+        return write_shared_changes(s, enc, b)
     for j in range(n):
         i = s.rec[j].order
         op = s.rec[i].op

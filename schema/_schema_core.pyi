@@ -13,6 +13,7 @@ class SchemaInfo:
     by_name: dict[str, Field]
     nfields: int
     ready: bool
+    view_mask: int
     def __init__(self, cls: builtins.type, fields: list[Field], resolver: Callable[[builtins.type], None]) -> None: ...
     def resolve(self) -> None: ...
 
@@ -25,8 +26,11 @@ class Field:
     default_factory: Callable[[], Any] | None
     has_default: bool
     type: FieldType
+    view: int | None
+    wire_name: str
     def __init__(self, name: str, index: int, owner: builtins.type, annotation: Any, default: Any,
-                 default_factory: Any, has_default: bool) -> None: ...
+                 default_factory: Any, has_default: bool, view: int | None = None,
+                 wire_name: str | None = None) -> None: ...
     def _set_type(self, t: FieldType) -> None: ...
 
 class SchemaCore(Ref):

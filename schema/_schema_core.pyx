@@ -118,6 +118,10 @@ cdef class SchemaInfo:
         for f in self.fields:
             self.by_slot[(f.offset - self.slot_base) // sizeof(PyObject*)] = f
         self.nslots = len(self.by_slot)
+        self.view_mask = 0
+        for i, f in enumerate(self.fields):
+            if f.view is not None:
+                self.view_mask |= 1ULL << i
 
     cdef int ensure_ready(self) except -1:
         cdef Field f
@@ -129,6 +133,7 @@ cdef class SchemaInfo:
             self.codes[i] = f.type.code
         self.types = tuple(f.type for f in self.fields)
         self.ref_indexes = tuple(i for i, f in enumerate(self.fields) if f.type.code >= REF)
+        self.shared_ref_indexes = tuple(i for i in self.ref_indexes if not (self.view_mask >> i) & 1)
         self.ready = True
         return 0
 
@@ -140,8 +145,11 @@ cdef class SchemaInfo:
 cdef class Field:
     """A declared Schema field (its value lives in a slot of the instance)."""
 
-    def __init__(self, str name, int index, owner, annotation, default, default_factory, bint has_default):
+    def __init__(self, str name, int index, owner, annotation, default, default_factory, bint has_default,
+                 view=None, wire_name=None):
+        self.view = view
         self.name = name
+        self.wire_name = wire_name or name
         self.index = index
         self.owner = owner
         self.annotation = annotation
@@ -281,11 +289,12 @@ cdef class SchemaCore(Ref):
         check_linkable(<Ref>value, self)
         _slot_put(self, f.offset, value)
         _record(self, i, ADD if old is None else DELETE_AND_ADD)
+        cdef bint view_slot = (self._info.view_mask >> i) & 1
         if old is not None:
             if code > REF:
                 collection_leaves(self, <Ref>old)
-            unlink(self, <Ref>old)
-        link(self, <Ref>value)
+            unlink(self, <Ref>old, view_slot)
+        link(self, <Ref>value, view_slot)
         return 0
 
     cdef int remove(self, int i) except -1:
@@ -311,7 +320,7 @@ cdef class SchemaCore(Ref):
         if self._info.codes[i] > REF:
             collection_leaves(self, <Ref>old)
         if self._info.codes[i] >= REF:
-            unlink(self, <Ref>old)
+            unlink(self, <Ref>old, (self._info.view_mask >> i) & 1)
         return 0
 
     # ---- what the Encoder asks --------------------------------------------
@@ -328,8 +337,11 @@ cdef class SchemaCore(Ref):
     cdef int write_full(self, Tracker enc, Buf* b) except -1:
         cdef int j, i
         cdef SchemaInfo info = self._info
+        cdef unsigned long long hidden = info.view_mask if enc.views else 0
         for j in range(self.nfull):
             i = self.rec[j].full
+            if (hidden >> i) & 1:
+                continue            # a view field: only in view parts
             if b.len + 5 > b.cap:
                 buf_grow(b, 5)
             b.data[b.len] = <unsigned char>(ADD | i)
@@ -346,6 +358,14 @@ cdef class SchemaCore(Ref):
     cdef list child_refs(self):
         cdef list out = []
         for i in self._info.ref_indexes:
+            v = _value(self, i)
+            if v is not None:
+                out.append(v)
+        return out
+
+    cdef list shared_child_refs(self):
+        cdef list out = []
+        for i in self._info.shared_ref_indexes:
             v = _value(self, i)
             if v is not None:
                 out.append(v)
@@ -389,7 +409,7 @@ cdef class SchemaCore(Ref):
             v = _value(self, f.index)
             if v is None:
                 continue
-            out[f.name] = v.to_json() if isinstance(v, Ref) else v
+            out[f.wire_name] = v.to_json() if isinstance(v, Ref) else v
         return out
 
     def __repr__(self):
@@ -424,3 +444,36 @@ def _rebuild(cls, values):
     for name, value in values.items():
         setattr(obj, name, value)
     return obj
+
+
+cdef int write_shared_changes(SchemaCore s, Tracker enc, Buf* b) except -1:
+    # write_schema_changes for a class with view fields: their ops are left out
+    # (view parts carry them), and forgotten all the same.
+    cdef int j, k, i, op, code, nxt, nxt_i
+    cdef int n = s.nops
+    cdef SchemaInfo info = s._info
+    cdef unsigned long long hidden = info.view_mask
+    for j in range(n):
+        i = s.rec[j].order
+        op = s.rec[i].op
+        if (hidden >> i) & 1:
+            continue
+        if b.len + 5 > b.cap:
+            buf_grow(b, 5)
+        b.data[b.len] = <unsigned char>(op | i)
+        b.len += 1
+        if op == DELETE:
+            continue
+        code = info.codes[i]
+        nxt = 0
+        if code > LAST_PRIMITIVE:
+            for k in range(j + 1, n):            # the next op written (view fields are not)
+                nxt_i = s.rec[k].order
+                if not (hidden >> nxt_i) & 1:
+                    nxt = s.rec[nxt_i].op | nxt_i
+                    break
+        write_value(s, enc, b, info, i, code, op, nxt == TYPE_ID)
+    for j in range(n):
+        s.rec[s.rec[j].order].op = OP_NONE
+    s.nops = 0
+    return 0

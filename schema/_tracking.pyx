@@ -56,6 +56,9 @@ cdef class Ref:
     cdef list child_refs(self):
         return []
 
+    cdef list shared_child_refs(self):
+        return self.child_refs()
+
     cdef void resend_all(self):
         pass
 
@@ -68,6 +71,26 @@ cdef class Ref:
     def _encoder(self):
         """The Encoder this structure is currently attached to, or None."""
         return self.root
+
+    @property
+    def _shared(self):
+        """Whether the structure is sent to every client (not only in view parts)."""
+        return self.root is not None and (not self.root.views or self.shared_links > 0)
+
+    @property
+    def _holder(self):
+        """The structure that holds this one (the latest of those that do), with views; else None."""
+        return self.holders[len(self.holders) - 1] if self.holders else None    # (no wraparound here)
+
+    @property
+    def _holder_count(self):
+        """How many slots of attached structures hold this one (with views)."""
+        return len(self.holders) if self.holders else 0
+
+    @property
+    def _dirty(self):
+        """Changed (or moved) since the Encoder's last patch."""
+        return self.queue_pos >= 0
 
 
 cdef int check_linkable(Ref child, Ref parent) except -1:
@@ -89,12 +112,31 @@ cdef int collection_leaves(Ref parent, Ref old) except -1:
     # the 3.x decoder releases the old one's items twice (at the op, and when it
     # frees the collection); items that stay in the state would be lost. The
     # Encoder then empties the old collection first, in its own block.
-    if parent.root is None or old.is_new:
-        return 0
+    if parent.root is None or old.is_new or (parent.root.views and old.shared_links == 0):
+        return 0        # (a collection only in views: the view parts clear it themselves)
     items = old.child_refs()
     if items or old.has_changes():
         parent.root.preclear.append((old.refid, items, old.has_changes()))
     return 0
+
+
+cdef inline void _hold(Ref child, Ref parent):
+    if child.holders is None:
+        child.holders = [parent]
+    else:
+        child.holders.append(parent)
+
+
+cdef inline void _release(Ref child, Ref parent):
+    # one slot of `parent` no longer holds `child`: forget one of its entries
+    cdef Py_ssize_t i
+    cdef list holders = child.holders
+    if holders is None:
+        return
+    for i in range(len(holders) - 1, -1, -1):
+        if holders[i] is parent:
+            del holders[i]
+            return
 
 
 cdef Py_ssize_t _serial = 0
@@ -112,13 +154,18 @@ cdef class Tracker:
         self.pending = []
         self.full = {}
         self.preclear = []
+        self.gone = []
+        self.unshared = []
         self.type_ids = dict(type_ids)
+        self.views = any(cls.__schema_info__.view_mask for cls in self.type_ids)
         # The root always gets refId 0; the decoder starts with it.
         root.owner = self.serial
         root.refid = 0
         root.was_attached = False
         self.next_refid = 1
         self.attach(root)
+        if self.views:
+            self.share(root)
         root.is_new = False
 
     cdef void enqueue(self, Ref ref):
@@ -153,6 +200,9 @@ cdef class Tracker:
         if ref.queue_pos < 0:
             self.enqueue(ref)
         for child in ref.child_refs():
+            if self.views:
+                _hold(child, ref)
+                mark_changed(child)         # (a new way to it: views may show it there)
             self.attach(child)
         return 0
 
@@ -165,10 +215,61 @@ cdef class Tracker:
             return 0
         ref.root = None
         ref.queue_pos = -1
+        ref.holders = None          # (no cycles left between detached structures)
         del self.full[ref.refid]
+        if self.views:
+            self.gone.append(ref)   # (views that show it must let go of it)
         for child in ref.child_refs():
+            if self.views:
+                _release(child, ref)
+                mark_changed(child)
             self.detach(child)
         return 0
+
+    cdef int linked(self, Ref parent, Ref child, bint view_slot) except -1:
+        # With views: `child` entered a slot of `parent`; a move changes what views show.
+        _hold(child, parent)
+        mark_changed(child)
+        if not view_slot and parent.shared_links > 0:
+            self.share(child)
+        return 0
+
+    cdef int unlinked(self, Ref parent, Ref child, bint view_slot) except -1:
+        _release(child, parent)
+        mark_changed(child)
+        if not view_slot and parent.shared_links > 0:
+            self.unshare(child)
+        return 0
+
+    cdef int share(self, Ref ref) except -1:
+        # One more shared slot holds `ref`: the first makes it (and what it holds
+        # outside view fields) part of the shared patches.
+        cdef Ref child
+        ref.shared_links += 1
+        if ref.shared_links > 1:
+            return 0
+        if ref.root is self and not ref.is_new:
+            # It was only in views so far: clients without it get it whole.
+            ref.is_new = True
+            ref.resend_all()
+            mark_changed(ref)
+        for child in ref.shared_child_refs():
+            self.share(child)
+        return 0
+
+    cdef int unshare(self, Ref ref) except -1:
+        cdef Ref child
+        ref.shared_links -= 1
+        if ref.shared_links > 0:
+            return 0
+        self.unshared.append(ref)   # (its clients still hold what the shared patches gave them)
+        for child in ref.shared_child_refs():
+            self.unshare(child)
+        return 0
+
+    def _type_id_of(self, cls):
+        """The type id of a Schema class in this Encoder's handshake (for view parts)."""
+        return self.type_id(cls)
 
     cdef Py_ssize_t type_id(self, object cls) except -1:
         tid = self.type_ids.get(cls)

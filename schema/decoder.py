@@ -365,9 +365,8 @@ class Decoder(Generic[T]):
                     break
             return
         if op == _ADD_BY_REFID:
-            mark = r.pos
+            # (the refId to look for, then the value: the same refId again)
             obj = self.refs.get(r.index("refId"))
-            r.pos = mark
             index = next((i for i, v in enumerate(items) if v is obj and obj is not None), len(items))
         elif op in _ARRAY_OPS:
             index = r.index()

@@ -73,7 +73,7 @@ MAX_EXTENDS_DEPTH = 32
 
 def _describe_field(f: Any, ids: dict[type, int], version: int) -> _ReflectionField:
     rf = _ReflectionField()
-    rf.name = f.name
+    rf.name = f.wire_name
     t = f.type
     if t.is_primitive:
         rf.type = t.name

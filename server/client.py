@@ -20,6 +20,7 @@ from typing import Any, Protocol, overload
 
 from pyseus import protocol
 from pyseus.protocol import CloseCode, MessageType
+from pyseus.schema import StateView
 
 from .transport import Connection
 
@@ -58,7 +59,8 @@ class Client:
     """One player in a room.
 
     ``user_data`` is free for the application; ``auth`` is what ``on_auth``
-    returned. ``send``/``send_bytes``/``error``/``leave`` never block. What
+    returned; ``view`` (a ``pyseus.schema.StateView``, None by default) is what
+    the client sees of the state's view fields (clients may share one). ``send``/``send_bytes``/``error``/``leave`` never block. What
     waits for a joining client is bounded by ``queue_limit`` bytes: past it,
     the client is closed (4002).
     """
@@ -67,6 +69,7 @@ class Client:
         self.session_id = session_id
         self.user_data: Any = None
         self.auth: Any = None
+        self.view: StateView | None = None
         self.state = ClientState.JOINING
         self.reconnection_token = ""
         self._host = host

@@ -66,6 +66,9 @@ class RoomRegistry(Protocol):
     async def unregister(self, engine: RoomEngine) -> None:
         """The room is going away: no more seats in it, and no listing."""
 
+    async def query(self, conditions: dict[str, Any]) -> list[RoomListing]:
+        """Listings (of every process) whose fields equal ``conditions``."""
+
 
 class RoomEngine:
     """Runs one ``Room`` (see the module documentation)."""
@@ -176,6 +179,7 @@ class RoomEngine:
         listing.max_clients = self.room.max_clients
         listing.locked = self.locked
         listing.private = self.room._private
+        listing.unlisted = self.room._unlisted
         listing.metadata = dict(self.room._metadata) if self.room._metadata else None
         if self.phase is RoomPhase.RUNNING:
             self.tasks.spawn(self._registry.save_listing(listing), "saving the listing")
@@ -199,6 +203,9 @@ class RoomEngine:
         await asyncio.gather(*(self._kick(c, close_code) for c in list(self._clients)))
         await self._no_leaves.wait()
         await self._dispose()
+
+    async def listings(self, conditions: dict[str, Any]) -> list[RoomListing]:
+        return await self._registry.query(conditions)
 
     def _close_code_for(self, close_code: int) -> int:
         # SERVER_SHUTDOWN stands for "the shutdown code of the profile" (4000 in 0.16)
@@ -430,13 +437,18 @@ class RoomEngine:
             client.ack_timer.cancel()
             client.ack_timer = None
         client.was_joined = True
-        if self._encoder is not None:
+        encoder = self._encoder
+        if encoder is not None:
             # The full state includes the pending changes: send those to the others
-            # first, so that no client gets them twice.
-            if self._encoder.has_changes:
+            # first, so that no client gets them twice (the same goes for views,
+            # whose clients must be up to date before another one joins them).
+            if encoder.has_changes or encoder.views:
                 self._send_patch(exclude=client)
             client.transition(ClientState.JOINED)
-            client.send_frame(protocol.room_state(self._full_state()))
+            full = self._full_state()
+            if encoder.views and client.view is not None:
+                full += encoder.encode_all_view(client.view)
+            client.send_frame(protocol.room_state(full))
         else:
             client.transition(ClientState.JOINED)
         client.flush_queue()
@@ -583,8 +595,8 @@ class RoomEngine:
             self._no_leaves.set()
         if client.state is ClientState.LEAVING:
             client.transition(ClientState.GONE)
-        self.listing_changed()
         self._maybe_dispose()
+        self.listing_changed()      # (not published when the room is going: lobbies hear of the dispose)
 
     # ================================================================ observing (pyseus.testing)
 
@@ -642,6 +654,8 @@ class RoomEngine:
             self._full_cache = None
             return False
         patch = encoder.encode()
+        if encoder.views:
+            return self._send_view_patches(encoder, patch, joined)
         if not patch:
             return False
         self._full_cache = None
@@ -650,6 +664,27 @@ class RoomEngine:
             c.send_frame(frame)
         self._notify("patch", patch)
         return True
+
+    def _send_view_patches(self, encoder: Encoder, patch: bytes, joined: list[Client]) -> bool:
+        # The shared patch once; each distinct view's part once, after it, in the
+        # same frame (clients without a view get the shared patch alone).
+        frames: dict[int, bytes | None] = {}
+        shared = protocol.room_patch(patch) if patch else None
+        sent = False
+        for c in joined:
+            view = c.view
+            key = id(view)
+            if key not in frames:
+                part = encoder.encode_view(view) if view is not None else b""
+                frames[key] = protocol.room_patch(patch + part) if part else shared
+            frame = frames[key]
+            if frame is not None:
+                c.send_frame(frame)
+                sent = True
+        if patch:
+            self._full_cache = None
+            self._notify("patch", patch)
+        return sent
 
     def _deliver_after_patch(self) -> None:
         queued, self._after_patch = self._after_patch, []

@@ -18,10 +18,12 @@ from typing import Any
 
 from pyseus.protocol import ErrorCode, RoomListing, SeatReservation, new_id
 
+from .cluster import Cluster, RemoteTimeout
 from .driver import Driver
 from .engine import RoomEngine
 from .errors import ServerError
 from .limits import Limits, LogOnce
+from .lobby import LOBBY_CHANNEL, lobby_message
 from .presence import Presence
 from .room import Room
 
@@ -30,6 +32,10 @@ __all__ = ["Matchmaker", "RoomDefinition", "METHODS"]
 log = logging.getLogger("pyseus.server.matchmaker")
 
 METHODS = ("joinOrCreate", "create", "join", "joinById", "reconnect")
+
+# Find-or-create across processes: how long the lock may be held, and waited for.
+_CLUSTER_LOCK_TTL = 3.0
+_CLUSTER_LOCK_WAIT = 6.0
 
 # Listing fields a filter cannot shadow.
 _RESERVED_FILTERS = {"clients", "locked", "private", "metadata", "name", "processId", "roomId"}
@@ -44,6 +50,7 @@ class RoomDefinition:
         self.options = options
         self.filter_keys: list[str] = []
         self.sort_order: dict[str, int] = {}
+        self.realtime_listing = False
 
     def filter_by(self, keys: list[str]) -> RoomDefinition:
         """Only join rooms created with the same client option values for these keys."""
@@ -59,6 +66,11 @@ class RoomDefinition:
         directions = {"asc": 1, "ascending": 1, "desc": -1, "descending": -1}
         self.sort_order = {k: (directions[v.lower()] if isinstance(v, str) else (1 if v >= 0 else -1))
                            for k, v in order.items()}
+        return self
+
+    def enable_realtime_listing(self) -> RoomDefinition:
+        """Publish this type's rooms to lobbies (``LobbyRoom``) as they change."""
+        self.realtime_listing = True
         return self
 
     def filters_for(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +105,13 @@ class Matchmaker:
         self._creating = 0
         self._full = LogOnce(log)
         self._stopping: list[RoomEngine] = []          # the rooms a shutdown waits for
+        self._lobby_seen: dict[str, str | None] = {}    # what lobbies were last told of each room
+        self.cluster = Cluster(presence, driver, process_id)
+        self.cluster.on_reconnected = self._save_all_listings
+
+    async def start(self, address: str) -> None:
+        """Join the processes that share the presence (``address``: where clients reach this one)."""
+        await self.cluster.start(address, self._on_process_request)
 
     @property
     def rooms(self) -> dict[str, Room[Any]]:
@@ -125,13 +144,13 @@ class Matchmaker:
         if definition is None:
             raise ServerError(ErrorCode.MATCHMAKE_NO_HANDLER, f'provided room name "{target}" not defined')
         if method == "create":
-            engine = await self.create_room(definition, options)
-            return self._reserve_or_fail(engine, seat)
+            listing = await self._create_somewhere(definition, options)
+            return await self._reserve_or_fail(listing, seat)
         if method == "join":
             found = await self._find(definition, options)
             if found is None:
                 raise ServerError(ErrorCode.MATCHMAKE_INVALID_CRITERIA, "no rooms found with provided criteria")
-            return self._reserve_or_fail(found, seat)
+            return await self._reserve_or_fail(found, seat)
         return await self.join_or_create(definition, seat)
 
     async def join_or_create(self, definition: RoomDefinition, seat: _Seat) -> dict[str, Any]:
@@ -140,11 +159,11 @@ class Matchmaker:
         # then fill the room the first one created instead of creating more.
         key = (definition.name, repr(sorted(definition.filters_for(options).items())))
         for attempt in range(5):
-            async with self._create_lock(key):
-                engine = await self._find(definition, options)
-                if engine is None:
-                    engine = await self.create_room(definition, options)
-                reservation = self._try_reserve(engine, seat)
+            async with self._create_lock(key), self._cluster_lock(key):
+                listing = await self._find(definition, options)
+                if listing is None:
+                    listing = await self._create_somewhere(definition, options)
+                reservation = await self._try_reserve(listing, seat)
             if reservation is not None:
                 return reservation
             await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
@@ -167,26 +186,103 @@ class Matchmaker:
                 self._create_locks[key] = (lock, users - 1)
 
     async def join_by_id(self, room_id: str, seat: _Seat) -> dict[str, Any]:
-        engine = self.engines.get(room_id)
-        if engine is None or not engine.running:
+        listing = await self._listing(room_id)
+        if listing is None:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" not found')
-        if engine.locked:
+        if listing.locked:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" is locked')
-        return self._reserve_or_fail(engine, seat)
+        return await self._reserve_or_fail(listing, seat)
 
     async def reconnect(self, room_id: str, options: dict[str, Any]) -> dict[str, Any]:
-        engine = self.engines.get(room_id)
-        if engine is None or not engine.running:
+        listing = await self._listing(room_id)
+        if listing is None:
             raise ServerError(ErrorCode.MATCHMAKE_INVALID_ROOM_ID, f'room "{room_id}" has been disposed.')
         token = options.get("reconnectionToken")
         if not token or not isinstance(token, str):
             raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, "'reconnectionToken' must be provided for reconnection.")
-        session_id = engine.check_reconnection_token(token)
+        engine = self.engines.get(room_id)
+        if engine is not None:
+            session_id = engine.check_reconnection_token(token)
+        else:
+            session_id = await self._remote(listing, self.cluster.reconnect_remote(listing, token))
         if session_id is None:
             raise ServerError(ErrorCode.MATCHMAKE_EXPIRED, "reconnection token invalid or expired.")
-        return self._seat(engine, session_id, dev=False)
+        return self._seat(listing, session_id, dev=False)
+
+    async def _listing(self, room_id: str) -> RoomListing | None:
+        """The listing of a room of this process, or of another one."""
+        engine = self.engines.get(room_id)
+        if engine is not None:
+            return engine.listing if engine.running else None
+        if not room_id or len(room_id) > 64:
+            return None
+        found = await self.driver.query({"roomId": room_id})
+        return found[0] if found and found[0].process_id != self.process_id else None
+
+    async def _remote(self, listing: RoomListing, call: Any) -> Any:
+        # A process that does not answer is removed, and the request fails.
+        try:
+            return await call
+        except RemoteTimeout:
+            await self.cluster.check(listing.process_id)
+            raise ServerError(ErrorCode.MATCHMAKE_EXPIRED, f'room "{listing.room_id}": its process does not answer')
+
+    @contextlib.asynccontextmanager
+    async def _cluster_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        # Find-or-create one at a time across processes too (a key with a short
+        # lifetime: a process that dies holding it holds it no longer than that).
+        name = f"pyseus:create:{key[0]}:{key[1]}"
+        owner = new_id()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CLUSTER_LOCK_WAIT
+        held = False
+        while not held:
+            held = await self.presence.set_if_absent(name, owner, _CLUSTER_LOCK_TTL)
+            if held or loop.time() >= deadline:
+                break
+            await asyncio.sleep(random.uniform(0.003, 0.012))
+        try:
+            yield
+        finally:
+            if held and await self.presence.get(name) == owner:
+                await self.presence.delete(name)
 
     # ---- rooms ------------------------------------------------------------------
+
+    async def _create_somewhere(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomListing:
+        """Create a room on the process with the fewest rooms (this one, when alone)."""
+        process_id = await self.cluster.least_busy()
+        if process_id != self.process_id:
+            try:
+                return await self.cluster.create_remote(process_id, definition.name, options)
+            except RemoteTimeout:
+                await self.cluster.remove(process_id)
+        return (await self.create_room(definition, options)).listing
+
+    async def _on_process_request(self, method: Any, args: list[Any]) -> Any:
+        # requests from other processes to this one
+        if method is None:
+            name = args[0] if args else None
+            definition = self.definitions.get(name) if isinstance(name, str) else None
+            if definition is None:
+                raise ServerError(ErrorCode.MATCHMAKE_NO_HANDLER, f'provided room name "{name}" not defined')
+            options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+            return (await self.create_room(definition, options)).listing.to_json()
+        if method == "healthcheck":
+            return True
+        raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"unknown request {method!r}")
+
+    def _room_requests(self, engine: RoomEngine) -> Any:
+        async def on_request(method: Any, args: list[Any]) -> Any:
+            if method == "_reserveSeat" and args and isinstance(args[0], str):
+                options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+                return engine.running and engine.reserve_seat(args[0], options, None)
+            if method == "checkReconnectionToken" and args and isinstance(args[0], str):
+                return engine.check_reconnection_token(args[0])
+            if method == "roomId" and not args:
+                return engine.room_id
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"unknown request {method!r}")
+        return on_request
 
     async def create_room(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomEngine:
         """Create a room of ``definition`` and start it (raises ServerError)."""
@@ -211,8 +307,18 @@ class Matchmaker:
         finally:
             self._creating -= 1
         self.engines[engine.room_id] = engine
-        await self.driver.create(engine.listing)
+        try:
+            await self.driver.create(engine.listing)
+            await self.cluster.serve(f"${engine.room_id}", self._room_requests(engine))
+        except BaseException:
+            await self.cluster.unserve(f"${engine.room_id}")
+            del self.engines[engine.room_id]
+            self._room_gone(name)
+            engine.abandon()
+            raise
+        self._count_changed()
         engine.start()
+        await self._to_lobbies(engine.listing, removed=False)      # (before any seat is taken)
         return engine
 
     def _check_room_limits(self, definition: RoomDefinition) -> None:
@@ -238,42 +344,88 @@ class Matchmaker:
         else:
             del self._room_counts[name]
 
-    async def _find(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomEngine | None:
+    async def _find(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomListing | None:
         conditions = {"name": definition.name, "locked": False, "private": False,
                       **definition.filters_for(options)}
         for listing in await self.driver.query(conditions, definition.sort_order or None):
             engine = self.engines.get(listing.room_id)
-            if engine is not None and engine.available:
-                return engine
+            if engine is not None:
+                if engine.available:
+                    return engine.listing
+            elif listing.process_id != self.process_id and (
+                    listing.max_clients is None or listing.clients < listing.max_clients):
+                return listing          # (on another process, which has the last word on its seats)
         return None
 
-    def _try_reserve(self, engine: RoomEngine, seat: _Seat) -> dict[str, Any] | None:
+    async def _try_reserve(self, listing: RoomListing, seat: _Seat) -> dict[str, Any] | None:
         session_id = new_id()
-        if not engine.reserve_seat(session_id, seat.options, seat.token):
-            return None
-        return self._seat(engine, session_id, dev=self.dev_mode)
+        engine = self.engines.get(listing.room_id)
+        if engine is not None:
+            if not engine.reserve_seat(session_id, seat.options, seat.token):
+                return None
+            listing = engine.listing
+        else:
+            try:
+                if not await self.cluster.reserve_remote(listing, session_id, seat.options):
+                    return None
+            except RemoteTimeout:
+                await self.cluster.check(listing.process_id)
+                return None
+        return self._seat(listing, session_id, dev=self.dev_mode)
 
-    def _reserve_or_fail(self, engine: RoomEngine, seat: _Seat) -> dict[str, Any]:
-        reservation = self._try_reserve(engine, seat)
+    async def _reserve_or_fail(self, listing: RoomListing, seat: _Seat) -> dict[str, Any]:
+        reservation = await self._try_reserve(listing, seat)
         if reservation is None:
-            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"{engine.room_id} is already full.")
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"{listing.room_id} is already full.")
         return reservation
 
-    def _seat(self, engine: RoomEngine, session_id: str, dev: bool) -> dict[str, Any]:
-        seat = SeatReservation.for_room(engine.listing, session_id, dev_mode=dev)
-        return seat.to_json(engine.listing, self.profile)
+    def _seat(self, listing: RoomListing, session_id: str, dev: bool) -> dict[str, Any]:
+        seat = SeatReservation.for_room(listing, session_id, dev_mode=dev)
+        return seat.to_json(listing, self.profile)
 
     # ---- RoomRegistry (called by the engines) ---------------------------------------
 
     async def save_listing(self, listing: RoomListing) -> None:
         if listing.room_id in self.engines:
+            self._count_changed()
             await self.driver.save(listing)
+            await self._to_lobbies(listing, removed=False)
 
     async def unregister(self, engine: RoomEngine) -> None:
         if self.engines.get(engine.room_id) is engine:
             del self.engines[engine.room_id]
             self._room_gone(engine.room_name)
+            self._count_changed()
+            await self.cluster.unserve(f"${engine.room_id}")
             await self.driver.remove(engine.room_id)
+            await self._to_lobbies(engine.listing, removed=True)
+
+    def _count_changed(self) -> None:
+        self.cluster.count(len(self.engines), sum(e.listing.clients for e in self.engines.values()))
+
+    async def _save_all_listings(self) -> None:
+        # (the presence came back: what it lost of this process is written again)
+        for engine in list(self.engines.values()):
+            if engine.running:
+                await self.driver.save(engine.listing)
+
+    async def query(self, conditions: dict[str, Any]) -> list[RoomListing]:
+        return await self.driver.query(conditions)
+
+    async def _to_lobbies(self, listing: RoomListing, removed: bool) -> None:
+        # Rooms of types with a realtime listing tell the lobbies (over presence, so
+        # that lobbies of every process hear it) what changed, once per change.
+        definition = self.definitions.get(listing.name)
+        if definition is None or not definition.realtime_listing or listing.unlisted:
+            return
+        seen = None if removed else repr(sorted(listing.to_json().items()))
+        if self._lobby_seen.get(listing.room_id) == seen:
+            return
+        if removed:
+            self._lobby_seen.pop(listing.room_id, None)
+        else:
+            self._lobby_seen[listing.room_id] = seen
+        await self.presence.publish(LOBBY_CHANNEL, lobby_message(listing.room_id, removed or listing.private))
 
     # ---- listing and stopping -------------------------------------------------------
 
@@ -291,7 +443,10 @@ class Matchmaker:
         for engine in engines:
             engine.room.lock()
         await asyncio.gather(*(engine.shutdown() for engine in engines))
-        await self.driver.cleanup(self.process_id)
+
+    async def leave(self) -> None:
+        """Leave the processes sharing the presence, taking this one's listings along."""
+        await self.cluster.stop()
 
     def unfinished(self) -> list[str]:
         """What the rooms still run (for the log of a shutdown that timed out)."""

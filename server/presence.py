@@ -53,6 +53,11 @@ class Presence(ABC):
     async def setex(self, key: str, value: Any, seconds: float) -> None: ...
 
     @abstractmethod
+    async def set_if_absent(self, key: str, value: Any, seconds: float) -> bool:
+        """Set ``key`` for ``seconds`` unless it exists; whether it was set (a lock).
+        (Not in the Colyseus API: pyseus processes coordinate with it.)"""
+
+    @abstractmethod
     async def expire(self, key: str, seconds: float) -> None: ...
 
     @abstractmethod
@@ -194,6 +199,12 @@ class LocalPresence(Presence):
     async def setex(self, key: str, value: Any, seconds: float) -> None:
         self._keys[key] = value
         self._expiry[key] = time.monotonic() + seconds
+
+    async def set_if_absent(self, key: str, value: Any, seconds: float) -> bool:
+        if self._alive(key):
+            return False
+        await self.setex(key, value, seconds)
+        return True
 
     async def expire(self, key: str, seconds: float) -> None:
         if self._alive(key):

@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pyseus import protocol
 from pyseus._callbacks import remover
-from pyseus.protocol import CloseCode, MessageType, is_id
+from pyseus.protocol import CloseCode, MessageType, RoomListing, is_id
 from pyseus.schema import Schema
 
 from .client import Client, ClientList
@@ -88,6 +88,9 @@ class RoomHost(Protocol):
 
     async def disconnect(self, close_code: int) -> None: ...
 
+    async def listings(self, conditions: dict[str, Any]) -> list[RoomListing]:
+        """The listings of every room (of every process) whose fields equal ``conditions``."""
+
 
 class Room(Generic[StateT]):
     """Base class of rooms (``Room[State]`` for typing).
@@ -123,6 +126,7 @@ class Room(Generic[StateT]):
         self._simulation: tuple[Callable[[float], Any], float] | None = None
         self._metadata: dict[str, Any] = {}
         self._private = False
+        self._unlisted = False
         self._locked_by_hand = False
         self._seat_reservation_time = seat_reservation_time_from_env()
 
@@ -298,6 +302,16 @@ class Room(Generic[StateT]):
     def set_private(self, private: bool = True) -> None:
         """A private room is skipped by join/join_or_create (join_by_id still works)."""
         self._private = bool(private)
+        if self._host is not None:
+            self._host.listing_changed()
+
+    @property
+    def unlisted(self) -> bool:
+        return self._unlisted
+
+    def set_unlisted(self, unlisted: bool = True) -> None:
+        """An unlisted room is left out of room lists and lobbies (it can still be joined)."""
+        self._unlisted = bool(unlisted)
         if self._host is not None:
             self._host.listing_changed()
 

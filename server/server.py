@@ -75,6 +75,7 @@ class Server:
                  check_origin: bool = False) -> None:
         self.protocol = generations.check_profile(protocol)
         self.process_id = process_id or new_id()
+        self.public_address = public_address
         self.presence = presence or LocalPresence()
         self.driver = driver or LocalDriver()
         self.dev_mode = dev_mode
@@ -105,6 +106,7 @@ class Server:
     async def serve(self, host: str = "0.0.0.0", port: int = 2567) -> None:
         """Start listening; returns once the port is open."""
         await self.transport.start(self, host, port)
+        await self.matchmaker.start(self.public_address or f"{host}:{self.transport.port}")
         log.info("listening on %s:%s (process %s, %s loop, protocol %s)", host, self.transport.port,
                  self.process_id, type(asyncio.get_running_loop()).__module__.split(".")[0], self.protocol)
 
@@ -167,6 +169,7 @@ class Server:
             self.matchmaker.abandon_rooms()
         elif rooms.exception() is not None:
             log.error("shutdown: stopping the rooms failed", exc_info=rooms.exception())
+        await self.matchmaker.leave()
         await self.transport.stop()
         await self.presence.shutdown()
         await self.driver.shutdown()

@@ -4,7 +4,8 @@ The same format drives shared/spec/schema-vectors.json and the property tests;
 tests/interop/dsl.mjs interprets it with the official JavaScript package, this
 module with ours.
 
-    types:  {Name: {"extends"?: Parent, "fields": [[name, type], ...]}}
+    types:  {Name: {"extends"?: Parent, "fields": [[name, type] or [name, type, view], ...]}}
+            (view: true or an int tag: a view field, see pyseus.schema.StateView)
             type := primitive | Name | {"map"|"array"|"set"|"collection": primitive | Name}
     values: JSON scalar | null | {"num": "NaN"|"Infinity"|"-Infinity"|"-0"} | {"bigint": "123"}
             | {"new": Name, "fields": {...}, "as"?: alias} | {"map": {...}} | {"array"|"set"|"collection": [...]}
@@ -18,7 +19,7 @@ import math
 import re
 from typing import Any
 
-from pyseus.schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema
+from pyseus.schema import ArraySchema, CollectionSchema, MapSchema, Schema, SetSchema, field
 from pyseus.schema._fieldtype import collection_type, primitive, ref_type
 
 PRIMITIVES = {"string", "number", "boolean", "int8", "uint8", "int16", "uint16", "int32", "uint32",
@@ -39,9 +40,9 @@ def build_classes(types: dict[str, Any]) -> dict[str, type]:
     for name, spec in types.items():
         base = classes[spec["extends"]] if spec.get("extends") else Schema
         ns: dict[str, Any] = {"__module__": __name__, "__annotations__": {}}
-        for fname, t in spec["fields"]:
+        for fname, t, *view in spec["fields"]:
             ns["__annotations__"][fname] = ftype(t)
-            ns[fname] = None
+            ns[fname] = field(default=None, view=view[0]) if view and view[0] is not None else None
         classes[name] = type(name, (base,), ns)
     return classes
 

@@ -7,11 +7,13 @@ The npm packages are installed under tests/ by the test command (npm ci).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import shutil
 import subprocess
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,32 @@ class AsyncNodeScript:
         if self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def node_colyseus_server(generation: str = "0.16") -> AsyncIterator[str]:
+    """A real Node Colyseus server of ``generation`` (tests/interop/node_server.mjs) on a free
+    127.0.0.1 port; yields its endpoint and kills it at the end."""
+    require_node_modules()
+    # (0.17+ servers use a global WebSocket, which Node 20 has behind this flag)
+    flags = ["--experimental-websocket"] if generation != "0.16" else []
+    proc = await asyncio.create_subprocess_exec(
+        "node", *flags, str(TESTS_DIR / "interop" / "node_server.mjs"), generation, "0", cwd=TESTS_DIR,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    drain: asyncio.Future[bytes] | None = None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        if not line.startswith(b"{"):
+            rest = await asyncio.wait_for(proc.stdout.read(), 5)
+            raise RuntimeError(f"the node server did not start: {(line + rest).decode(errors='replace')}")
+        port = json.loads(line)["listening"]
+        # keep reading its output so that the pipe never fills up
+        drain = asyncio.ensure_future(proc.stdout.read())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if drain is not None:
+            drain.cancel()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

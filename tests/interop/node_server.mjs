@@ -11,9 +11,9 @@ const generation = process.argv[2] || "0.16";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const project = generation === "0.16" ? path.join(here, "..") : path.join(here, `colyseus-${generation}`);
 const require = createRequire(path.join(project, "package.json"));
-const { Server, Room, ServerError } = require("@colyseus/core");
+const { Server, Room, ServerError, LobbyRoom, RelayRoom } = require("@colyseus/core");
 const { WebSocketTransport } = require("@colyseus/ws-transport");
-const { Schema, MapSchema, ArraySchema, defineTypes } = require("@colyseus/schema");
+const { Schema, MapSchema, ArraySchema, StateView, defineTypes, view } = require("@colyseus/schema");
 console.warn = () => {};    // (5.x warns that defineTypes() is deprecated)
 
 class Player extends Schema {
@@ -104,8 +104,55 @@ if (generation === "0.16") {
     delete GameRoom.prototype.onReconnect;
 }
 
+// "cards": hidden hands (the twin of tests/server/test_builtin_rooms.py's CardsRoom)
+class Card extends Schema {
+    constructor(v) { super(); this.v = v; }
+}
+defineTypes(Card, { v: "number" });
+
+class CardPlayer extends Schema {
+    constructor(name) { super(); this.name = name; this.hand = new ArraySchema(); }
+}
+defineTypes(CardPlayer, { name: "string", hand: [Card] });
+view()(CardPlayer.prototype, "hand");       // (what `@view() @type([Card]) hand` does)
+
+class CardState extends Schema {
+    constructor() { super(); this.players = new MapSchema(); this.round = 0; }
+}
+defineTypes(CardState, { players: { map: CardPlayer }, round: "number" });
+
+class CardsRoom extends Room {
+    onCreate() {
+        this.setState(new CardState());
+        this.joined = 0;
+        this.onMessage("reveal", (client, name) => client.view.add(this.byName(name)));
+        this.onMessage("hide", (client, name) => client.view.remove(this.byName(name)));
+        this.onMessage("peek", (client, { name, index }) => client.view.add(this.byName(name).hand[index]));
+        this.onMessage("deal", (client, v) => {
+            this.state.players.get(client.sessionId).hand.push(new Card(v));
+            this.state.round++;
+        });
+        this.onMessage("discard", (client) => { this.state.players.get(client.sessionId).hand.shift(); });
+    }
+    byName(name) {
+        return Array.from(this.state.players.values()).find((p) => p.name === name);
+    }
+    onJoin(client, options) {
+        const player = new CardPlayer(options.name);
+        this.joined++;
+        for (let i = 0; i < 3; i++) { player.hand.push(new Card(this.joined * 10 + i)); }
+        this.state.players.set(client.sessionId, player);
+        client.view = new StateView();
+        client.view.add(player);
+    }
+}
+
 const transport = new WebSocketTransport();
 const server = new Server({ transport, greet: false });
 server.define("game", GameRoom);
+server.define("arena", GameRoom).enableRealtimeListing();
+server.define("lobby", LobbyRoom);
+server.define("relay", RelayRoom);
+server.define("cards", CardsRoom);
 await server.listen(Number(process.argv[3] ?? 0), "127.0.0.1");
 process.stdout.write(JSON.stringify({ listening: transport.server.address().port }) + "\n");

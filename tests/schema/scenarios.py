@@ -134,10 +134,13 @@ def _wire_value(ftype: Any, v: Any) -> Any:
 class Driver:
     """Draws valid mutations against a live state and records them as DSL ops."""
 
-    def __init__(self, draw: Any, types: dict[str, Any], replay_in_js: bool = False) -> None:
+    def __init__(self, draw: Any, types: dict[str, Any], replay_in_js: bool = False,
+                 strings: st.SearchStrategy[str] | None = None) -> None:
         # replay_in_js: the ops will also be run by the JS 3.x encoder, so only
         # draw what it encodes correctly (see spec sections 6.3, 6.4 and 14).
+        # strings: where string values come from (the view tests use markers).
         self.draw = draw
+        self.strings = strings
         self.types = types
         self.js_safe = replay_in_js
         self.replay_in_js = replay_in_js
@@ -161,7 +164,7 @@ class Driver:
     def _fields_of(self, name: str) -> list[list[Any]]:
         spec = self.types[name]
         inherited = self._fields_of(spec["extends"]) if spec.get("extends") else []
-        return inherited + spec["fields"]
+        return inherited + [f[:2] for f in spec["fields"]]
 
     # values -------------------------------------------------------------
 
@@ -169,6 +172,8 @@ class Driver:
         """A DSL value of type t (may reuse an existing instance)."""
         d = self.draw
         if isinstance(t, str) and t in PRIMITIVES:
+            if t == "string" and self.strings is not None:
+                return d(self.strings)
             return dsl_scalar(t, d(primitive_values(t, self.js_safe)))
         if isinstance(t, str):
             reusable = [(a, o) for a, o in self.objects
