@@ -99,7 +99,7 @@ class RoomListing:
                        metadata=data.get("metadata") if isinstance(data.get("metadata"), dict) else None,
                        public_address=str(data["publicAddress"]) if data.get("publicAddress") else None,
                        filters={k: v for k, v in data.items() if k not in known})
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise ProtocolError(f"malformed room listing: {e!r}") from None
 
     def to_lobby(self) -> dict[str, Any]:

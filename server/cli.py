@@ -2,9 +2,12 @@
 
     pyseus [serve] [--host 0.0.0.0] [--port 2567] [--protocol auto|0.16|0.17|0.18] [--dev]
            [--log-level INFO] [--loop auto|asyncio|uvloop]
+           [--redis redis://127.0.0.1:6379] [--workers N] [--public-address HOST:PORT]
 
-It serves the demo rooms of ``pyseus.server.demo`` in memory (no Redis) until
-SIGINT or SIGTERM, then shuts down gracefully.
+It serves the demo rooms of ``pyseus.server.demo`` until SIGINT or SIGTERM, then
+shuts down gracefully: in memory by default, or sharing matchmaking with other
+processes through Redis (``--redis``). ``--workers N`` starts N such processes
+on ports P..P+N-1 and stops them all on SIGINT or SIGTERM.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pyseus.loop import LOOPS
 from pyseus.protocol import PROFILES
 
 from .demo import define_demo_rooms
+from .presence import PresenceError
 from .server import Server
 
 __all__ = ["main"]
@@ -49,7 +53,24 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--log-level", type=_log_level, default="INFO", metavar="LEVEL",
                         help=f"one of {', '.join(LOG_LEVELS)} (default INFO)")
     parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (auto: uvloop when installed)")
+    parser.add_argument("--redis", metavar="URL", default=None,
+                        help="share rooms and matchmaking with other processes through this Redis "
+                             "(e.g. redis://127.0.0.1:6379; needs pip install 'pyseus[redis]')")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="run N processes on ports P..P+N-1 (needs --redis)")
+    parser.add_argument("--public-address", metavar="ADDRESS", default=None,
+                        help="where clients reach this process, as host:port; '{port}' is replaced by each "
+                             "worker's port (default with --redis: the --host, or 127.0.0.1, and the port)")
     return parser
+
+
+def _public_address(args: argparse.Namespace, port: int) -> str | None:
+    if args.public_address:
+        return str(args.public_address).replace("{port}", str(port))
+    if not args.redis:
+        return None
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    return f"{host}:{port}"
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
@@ -59,10 +80,45 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
     parser = _parser(prog)
     args = parser.parse_args(args_list)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = Server(protocol=args.protocol, dev_mode=args.dev)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1:
+        if not args.redis:
+            parser.error("--workers needs --redis (the processes share matchmaking through it)")
+        if args.public_address and "{port}" not in args.public_address:
+            parser.error("with --workers, --public-address needs '{port}' (each worker has its own)")
+        from .workers import run_workers
+        sys.exit(run_workers(args.workers, args.port, _worker_argv(args_list)))
+    presence = driver = None
+    if args.redis:
+        try:
+            from .redis import RedisDriver, RedisPresence
+        except ImportError:
+            parser.exit(1, f"{prog}: --redis needs redis-py: pip install 'pyseus[redis]'\n")
+        presence, driver = RedisPresence(args.redis), RedisDriver(args.redis)
+    server = Server(protocol=args.protocol, dev_mode=args.dev, presence=presence, driver=driver,
+                    public_address=_public_address(args, args.port))
     define_demo_rooms(server)
     try:
         server.listen(args.port, args.host, loop=args.loop)
+    except PresenceError as e:
+        parser.exit(1, f"{prog}: {e}\n")
     except OSError as e:
         reason = "the port is already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
         parser.exit(1, f"{prog}: cannot listen on {args.host}:{args.port}: {reason}\n")
+
+
+def _worker_argv(argv: list[str]) -> list[str]:
+    # a worker's own arguments: everything but --workers and --port (set per worker)
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--workers", "--port"):
+            skip = True
+            continue
+        if arg.startswith(("--workers=", "--port=")):
+            continue
+        out.append(arg)
+    return out

@@ -63,6 +63,7 @@ class Cluster:
         self._count = (0, 0)
         self._written: tuple[int, int] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
         self._lost = False
         self.on_reconnected: Callable[[], Awaitable[None]] | None = None
 
@@ -86,6 +87,7 @@ class Cluster:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
+        await asyncio.gather(*self._writes, return_exceptions=True)
         for channel in list(self._serving):
             await self.unserve(channel)
         try:
@@ -100,8 +102,18 @@ class Cluster:
         await self._write_count(force=True)
 
     def count(self, rooms: int, clients: int) -> None:
-        """This process's rooms and clients changed (written within a second)."""
+        """This process's rooms and clients changed: a new number of rooms is written
+        at once (the next create depends on it), clients within a second."""
         self._count = (rooms, clients)
+        if self.address and (self._written is None or self._written[0] != rooms) and not self._lost:
+            task = asyncio.ensure_future(self._write_count())
+            self._writes.add(task)
+            task.add_done_callback(self._written_now)
+
+    def _written_now(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._lost = True           # (the heartbeat registers again once the presence is back)
 
     async def _write_count(self, force: bool = False) -> None:
         if force or self._count != self._written:
@@ -114,7 +126,8 @@ class Cluster:
         while True:
             await asyncio.sleep(_HEARTBEAT)
             try:
-                if self._lost:
+                # (a presence that restarted empty lost this process: register it again)
+                if self._lost or not await self.presence.sismember(NODES, self.node):
                     await self._register()
                     if self.on_reconnected is not None:
                         await self.on_reconnected()

@@ -24,7 +24,7 @@ from .engine import RoomEngine
 from .errors import ServerError
 from .limits import Limits, LogOnce
 from .lobby import LOBBY_CHANNEL, lobby_message
-from .presence import Presence
+from .presence import Presence, PresenceError
 from .room import Room
 
 __all__ = ["Matchmaker", "RoomDefinition", "METHODS"]
@@ -36,6 +36,9 @@ METHODS = ("joinOrCreate", "create", "join", "joinById", "reconnect")
 # Find-or-create across processes: how long the lock may be held, and waited for.
 _CLUSTER_LOCK_TTL = 3.0
 _CLUSTER_LOCK_WAIT = 6.0
+
+# Rooms a joinOrCreate tries before it takes the lock to create one.
+_TRIES = 3
 
 # Listing fields a filter cannot shadow.
 _RESERVED_FILTERS = {"clients", "locked", "private", "metadata", "name", "processId", "roomId"}
@@ -104,6 +107,7 @@ class Matchmaker:
         self._room_counts: dict[str, int] = {}         # rooms by type (creating ones included)
         self._creating = 0
         self._full = LogOnce(log)
+        self._unreachable = LogOnce(log)
         self._stopping: list[RoomEngine] = []          # the rooms a shutdown waits for
         self._lobby_seen: dict[str, str | None] = {}    # what lobbies were last told of each room
         self.cluster = Cluster(presence, driver, process_id)
@@ -131,6 +135,16 @@ class Matchmaker:
 
     async def handle(self, method: str, target: str, options: Any, token: str | None) -> dict[str, Any]:
         """Run one matchmaking request; return the seat reservation (raises ServerError)."""
+        try:
+            reservation = await self._handle(method, target, options, token)
+            self._unreachable.clear("presence")
+            return reservation
+        except PresenceError as e:
+            self._unreachable.trigger("presence", "matchmaking fails: %s", e)
+            raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED,
+                              "matchmaking is unavailable: the shared presence cannot be reached") from None
+
+    async def _handle(self, method: str, target: str, options: Any, token: str | None) -> dict[str, Any]:
         if not isinstance(options, dict):
             options = {}
         if method == "reconnect":
@@ -147,10 +161,13 @@ class Matchmaker:
             listing = await self._create_somewhere(definition, options)
             return await self._reserve_or_fail(listing, seat)
         if method == "join":
-            found = await self._find(definition, options)
-            if found is None:
+            candidates = await self._candidates(definition, options)
+            if not candidates:
                 raise ServerError(ErrorCode.MATCHMAKE_INVALID_CRITERIA, "no rooms found with provided criteria")
-            return await self._reserve_or_fail(found, seat)
+            reservation = await self._reserve_any(candidates, seat)
+            if reservation is None:
+                raise ServerError(ErrorCode.MATCHMAKE_UNHANDLED, f"{candidates[0].room_id} is already full.")
+            return reservation
         return await self.join_or_create(definition, seat)
 
     async def join_or_create(self, definition: RoomDefinition, seat: _Seat) -> dict[str, Any]:
@@ -159,11 +176,15 @@ class Matchmaker:
         # then fill the room the first one created instead of creating more.
         key = (definition.name, repr(sorted(definition.filters_for(options).items())))
         for attempt in range(5):
+            # a free seat in a room that exists needs no lock (the hosting process has the
+            # last word on its seats); creating one does, here and across processes
+            reservation = await self._reserve_any(await self._candidates(definition, options), seat, _TRIES)
+            if reservation is not None:
+                return reservation
             async with self._create_lock(key), self._cluster_lock(key):
-                listing = await self._find(definition, options)
-                if listing is None:
-                    listing = await self._create_somewhere(definition, options)
-                reservation = await self._try_reserve(listing, seat)
+                reservation = await self._reserve_any(await self._candidates(definition, options), seat)
+                if reservation is None:
+                    reservation = await self._try_reserve(await self._create_somewhere(definition, options), seat)
             if reservation is not None:
                 return reservation
             await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
@@ -344,17 +365,27 @@ class Matchmaker:
         else:
             del self._room_counts[name]
 
-    async def _find(self, definition: RoomDefinition, options: dict[str, Any]) -> RoomListing | None:
+    async def _candidates(self, definition: RoomDefinition, options: dict[str, Any]) -> list[RoomListing]:
+        """The rooms a request may join, in the definition's order."""
         conditions = {"name": definition.name, "locked": False, "private": False,
                       **definition.filters_for(options)}
+        out = []
         for listing in await self.driver.query(conditions, definition.sort_order or None):
             engine = self.engines.get(listing.room_id)
             if engine is not None:
                 if engine.available:
-                    return engine.listing
+                    out.append(engine.listing)
             elif listing.process_id != self.process_id and (
                     listing.max_clients is None or listing.clients < listing.max_clients):
-                return listing          # (on another process, which has the last word on its seats)
+                out.append(listing)     # (on another process, which has the last word on its seats)
+        return out
+
+    async def _reserve_any(self, candidates: list[RoomListing], seat: _Seat,
+                           limit: int | None = None) -> dict[str, Any] | None:
+        for listing in candidates[:limit]:
+            reservation = await self._try_reserve(listing, seat)
+            if reservation is not None:
+                return reservation
         return None
 
     async def _try_reserve(self, listing: RoomListing, seat: _Seat) -> dict[str, Any] | None:

@@ -16,12 +16,17 @@ from collections import defaultdict, deque
 from typing import Any, Callable
 
 from pyseus._callbacks import invoke
+from pyseus.errors import PyseusError
 
-__all__ = ["Presence", "LocalPresence"]
+__all__ = ["Presence", "LocalPresence", "PresenceError"]
 
 log = logging.getLogger("pyseus.server.presence")
 
 Subscriber = Callable[[Any], Any]
+
+
+class PresenceError(PyseusError):
+    """A shared presence (or driver) could not be reached; the call did nothing."""
 
 
 class Presence(ABC):

@@ -90,3 +90,38 @@ def test_any_body_gives_options_or_a_protocol_error(body: bytes) -> None:
     except ProtocolError:
         return
     assert isinstance(options, dict)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                     max_leaves=12)
+_names = st.text(min_size=1, max_size=12)
+
+
+@given(room_id=_names, name=_names, process_id=_names, clients=st.integers(0, 10**6),
+       max_clients=st.none() | st.integers(0, 10**6), flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+       metadata=st.none() | st.dictionaries(st.text(max_size=5), _json, max_size=3),
+       address=st.none() | _names,
+       filters=st.dictionaries(st.text(min_size=1, max_size=6).filter(lambda k: k not in {
+           "clients", "locked", "private", "maxClients", "unlisted", "createdAt", "name", "processId",
+           "publicAddress", "metadata", "roomId"}), _json, max_size=3),
+       millis=st.integers(0, 4_000_000_000_000))
+def test_a_listing_reads_back_what_it_wrote(room_id: str, name: str, process_id: str, clients: int,
+                                            max_clients: int | None, flags: tuple[bool, bool, bool],
+                                            metadata: dict | None, address: str | None, filters: dict,
+                                            millis: int) -> None:
+    created = datetime.datetime.fromtimestamp(millis / 1000, datetime.timezone.utc)
+    listing = RoomListing(room_id, name, process_id, clients=clients, max_clients=max_clients, locked=flags[0],
+                          private=flags[1], unlisted=flags[2], created_at=created, metadata=metadata,
+                          public_address=address, filters=filters)
+    assert RoomListing.from_json(listing.to_json()) == listing
+
+
+@given(data=_json)
+def test_a_listing_from_anywhere_is_one_or_a_protocol_error(data: object) -> None:
+    # (listings come from a shared Redis, possibly written by other programs)
+    try:
+        listing = RoomListing.from_json(data)
+    except ProtocolError:
+        return
+    assert isinstance(listing, RoomListing) and isinstance(listing.room_id, str)

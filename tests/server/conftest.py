@@ -4,6 +4,7 @@ driven from Python."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from pyseus.protocol import generations
 from pyseus.server import Server
 from tests.node import AsyncNodeScript
+from tests.redis_server import RedisServer
 
 
 class JSError(Exception):
@@ -180,3 +182,12 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: f
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free 127.0.0.1 port, without persistence (one per test module)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
