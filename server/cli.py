@@ -1,10 +1,11 @@
 """The ``pyseus`` command (and ``python -m pyseus.server``): run the bundled server.
 
-    pyseus [serve] [--host 0.0.0.0] [--port 2567] [--protocol auto|0.16|0.17|0.18] [--dev]
+    pyseus [serve] [module:attr] [--reload] [--host 0.0.0.0] [--port 2567] [--protocol auto|0.16|0.17|0.18] [--dev]
            [--log-level INFO] [--loop auto|asyncio|uvloop]
            [--redis redis://127.0.0.1:6379] [--workers N] [--public-address HOST:PORT]
 
-It serves the demo rooms of ``pyseus.server.demo`` until SIGINT or SIGTERM, then
+It serves your ``Server`` (``module:attr``), or the demo rooms of
+``pyseus.server.demo``, until SIGINT or SIGTERM, then
 shuts down gracefully: in memory by default, or sharing matchmaking with other
 processes through Redis (``--redis``). ``--workers N`` starts N such processes
 on ports P..P+N-1 and stops them all on SIGINT or SIGTERM.
@@ -13,15 +14,19 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
+import inspect
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pyseus.loop import LOOPS
 from pyseus.protocol import PROFILES
 
 from .demo import define_demo_rooms
+from .monitor import install_monitor
 from .presence import PresenceError
 from .server import Server
 
@@ -44,7 +49,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, description="Run the bundled pyseus room server (demo rooms, in memory).")
+    parser = _Parser(prog=prog, description="Run a pyseus room server: yours (module:attr) or the bundled demo rooms.")
+    parser.add_argument("app", nargs="?", default=None, metavar="module:attr",
+                        help="your server: a Server, or a function returning one, in an importable module "
+                             "(default: the demo rooms)")
+    parser.add_argument("--reload", action="store_true",
+                        help="restart when a Python file under the current directory changes")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=2567, help="port (default 2567)")
     parser.add_argument("--protocol", choices=PROFILES, default="auto",
@@ -53,6 +63,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--log-level", type=_log_level, default="INFO", metavar="LEVEL",
                         help=f"one of {', '.join(LOG_LEVELS)} (default INFO)")
     parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (auto: uvloop when installed)")
+    parser.add_argument("--monitor", action="store_true", help="serve the monitor at /monitor")
+    parser.add_argument("--monitor-password", metavar="PW", default=None,
+                        help="ask for this password (HTTP Basic, any user name) on /monitor")
     parser.add_argument("--redis", metavar="URL", default=None,
                         help="share rooms and matchmaking with other processes through this Redis "
                              "(e.g. redis://127.0.0.1:6379; needs pip install 'pyseus[redis]')")
@@ -89,6 +102,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
             parser.error("with --workers, --public-address needs '{port}' (each worker has its own)")
         from .workers import run_workers
         sys.exit(run_workers(args.workers, args.port, _worker_argv(args_list)))
+    if args.reload:
+        from .reloader import run_with_reload
+        sys.exit(run_with_reload([a for a in args_list if a != "--reload"]))
     presence = driver = None
     if args.redis:
         try:
@@ -96,9 +112,19 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
         except ImportError:
             parser.exit(1, f"{prog}: --redis needs redis-py: pip install 'pyseus[redis]'\n")
         presence, driver = RedisPresence(args.redis), RedisDriver(args.redis)
-    server = Server(protocol=args.protocol, dev_mode=args.dev, presence=presence, driver=driver,
-                    public_address=_public_address(args, args.port))
-    define_demo_rooms(server)
+    settings = {"protocol": args.protocol, "dev_mode": args.dev, "presence": presence, "driver": driver,
+                "public_address": _public_address(args, args.port)}
+    monitor = args.monitor or args.monitor_password is not None
+    if args.app is None:
+        server = Server(**settings)
+        define_demo_rooms(server)
+    else:
+        try:
+            server = load_server(args.app, settings)
+        except AppError as e:
+            parser.exit(1, f"{prog}: {e}\n")
+    if monitor and not server.monitor_installed:
+        install_monitor(server, password=args.monitor_password)
     try:
         server.listen(args.port, args.host, loop=args.loop)
     except PresenceError as e:
@@ -106,6 +132,49 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
     except OSError as e:
         reason = "the port is already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
         parser.exit(1, f"{prog}: cannot listen on {args.host}:{args.port}: {reason}\n")
+
+
+class AppError(Exception):
+    """``module:attr`` does not name a Server."""
+
+
+def load_server(spec: str, settings: dict[str, Any]) -> Server:
+    """The Server that ``module:attr`` names (the module is imported from the current
+    directory). A function is called with the settings its signature accepts
+    (``protocol``, ``dev_mode``, ``presence``, ``driver``, ``public_address``);
+    a Server built in the module keeps its own, and flags that would change them
+    are an error."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise AppError(f"{spec!r}: expected module:attr (e.g. game.app:server)")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise AppError(f"cannot import {module_name!r}: {e}") from None
+    target: Any = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise AppError(f"{module_name!r} has no attribute {attr!r}") from None
+    if isinstance(target, Server):
+        defaults = {"protocol": "auto", "dev_mode": False, "presence": None, "driver": None, "public_address": None}
+        given = [name for name, value in settings.items() if value != defaults[name]]
+        if given:
+            raise AppError(f"{spec} is a Server already built: set {', '.join(given)} where it is created "
+                           "(or make it a function that takes them)")
+        return target
+    if callable(target):
+        accepted = inspect.signature(target).parameters
+        server = target(**{k: v for k, v in settings.items() if k in accepted})
+        if inspect.isawaitable(server):
+            raise AppError(f"{spec} must return a Server, not a coroutine")
+        if isinstance(server, Server):
+            return server
+        raise AppError(f"{spec}() returned {type(server).__name__}, not a Server")
+    raise AppError(f"{spec} is a {type(target).__name__}, not a Server or a function returning one")
 
 
 def _worker_argv(argv: list[str]) -> list[str]:

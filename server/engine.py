@@ -69,6 +69,10 @@ class RoomRegistry(Protocol):
     async def query(self, conditions: dict[str, Any]) -> list[RoomListing]:
         """Listings (of every process) whose fields equal ``conditions``."""
 
+    @property
+    def restarting(self) -> bool:
+        """The process is shutting down to start again (clients may reconnect)."""
+
 
 class RoomEngine:
     """Runs one ``Room`` (see the module documentation)."""
@@ -242,6 +246,10 @@ class RoomEngine:
         if self._encoder is not None:
             self._encoder.close()
         self._disposed.set()
+
+    @property
+    def restarting(self) -> bool:
+        return self._registry.restarting
 
     @property
     def available(self) -> bool:

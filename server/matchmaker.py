@@ -102,6 +102,7 @@ class Matchmaker:
         self.definitions: dict[str, RoomDefinition] = {}
         self.engines: dict[str, RoomEngine] = {}      # by room id
         self.shutting_down = False
+        self.restarting = False
         # one find-or-create at a time per (name, filters), with the number of its users
         self._create_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._room_counts: dict[str, int] = {}         # rooms by type (creating ones included)

@@ -134,8 +134,8 @@ class RedisPresence(Presence):
                 message = await pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as e:
-                log.warning("presence: lost the subscription connection (%s); retrying", e)
+            except Exception as e:      # (RedisError, OSError, or anything the client lets out)
+                log.warning("presence: lost the subscription connection (%r); subscribing again", e)
                 await asyncio.sleep(_RETRY_PAUSE)
                 await self._resubscribe()
                 continue

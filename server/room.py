@@ -57,6 +57,9 @@ class RoomHost(Protocol):
     dev_mode: bool
 
     @property
+    def restarting(self) -> bool: ...
+
+    @property
     def creating(self) -> bool:
         """``on_create`` is running (the only time ``room_id`` may change)."""
 
@@ -159,8 +162,11 @@ class Room(Generic[StateT]):
 
     async def on_before_shutdown(self) -> None:
         """The server is shutting down; by default every client is disconnected (a
-        consented leave, with close code 4001, or 4000 under protocol "0.16")."""
-        await self.disconnect(CloseCode.DEVMODE_RESTART if self._running().dev_mode else CloseCode.SERVER_SHUTDOWN)
+        consented leave, with close code 4001, or 4000 under protocol "0.16"; 4010,
+        which clients answer by reconnecting, in dev mode and when the server restarts)."""
+        host = self._running()
+        await self.disconnect(CloseCode.DEVMODE_RESTART if host.dev_mode or host.restarting
+                              else CloseCode.SERVER_SHUTDOWN)
 
     def on_before_patch(self, state: StateT) -> Any:
         """Called before each patch is encoded (the last chance to change the state for it)."""

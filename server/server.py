@@ -9,6 +9,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aiohttp import web
+
 from pyseus.loop import event_loop_factory
 from pyseus.protocol import ErrorCode, ProtocolError, error_body, generations, new_id, parse_options
 
@@ -17,6 +19,7 @@ from .driver import Driver, LocalDriver
 from .errors import ServerError
 from .limits import Limits
 from .matchmaker import Matchmaker, RoomDefinition
+from .monitor import MonitorAuth, install_monitor
 from .presence import LocalPresence, Presence
 from .room import Room
 from .session import LatencyProbe, SocketSession
@@ -28,6 +31,8 @@ __all__ = ["Server"]
 log = logging.getLogger("pyseus.server")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# (a graceful shutdown before a restart, as nodemon and `pyseus serve --reload` send)
+_RESTART = signal.SIGUSR2
 _WATCHDOG_GRACE = 5.0       # after the shutdown deadline, before a blocked process is ended
 
 
@@ -65,6 +70,10 @@ class Server:
     ``cors_origins`` lists the web pages allowed to call matchmaking with
     credentials (see ``pyseus.server.cors``), and ``check_origin`` applies that
     list to room sockets opened by browsers.
+
+    ``monitor`` serves the monitor at ``/monitor`` (``pyseus.server.monitor``):
+    behind HTTP Basic authentication with ``monitor_password``, or your own
+    ``monitor_auth(request) -> bool``.
     """
 
     def __init__(self, *, protocol: str = "auto", presence: Presence | None = None, driver: Driver | None = None,
@@ -72,7 +81,8 @@ class Server:
                  max_payload: int = 4096, ping_interval: float = 3.0, ping_max_retries: int = 2,
                  process_id: str | None = None, limits: Limits | None = None,
                  trusted_proxies: Sequence[str] = (), cors_origins: Sequence[str] | None = None,
-                 check_origin: bool = False) -> None:
+                 check_origin: bool = False, monitor: bool = False, monitor_password: str | None = None,
+                 monitor_auth: MonitorAuth | None = None) -> None:
         self.protocol = generations.check_profile(protocol)
         self.process_id = process_id or new_id()
         self.public_address = public_address
@@ -92,6 +102,21 @@ class Server:
                                            trusted_proxies=trusted_proxies, cors=cors)
         self.transport = transport
         self._shutdown: asyncio.Future[None] | None = None
+        self.monitor_installed = False
+        if monitor or monitor_password is not None or monitor_auth is not None:
+            install_monitor(self, password=monitor_password, auth=monitor_auth)
+
+    @property
+    def app(self) -> web.Application:
+        """The aiohttp application that serves matchmaking and rooms: add routes and
+        static folders to it before the server starts, e.g.
+        ``server.app.router.add_get("/health", handler)`` or
+        ``server.app.router.add_static("/static/", "public/")``. Matchmaking
+        (``/matchmake/...``) and room sockets take every path left."""
+        app = getattr(self.transport, "app", None)
+        if not isinstance(app, web.Application):
+            raise TypeError(f"{type(self.transport).__name__} has no aiohttp application")
+        return app
 
     def define(self, name: str, room_class: type[Room[Any]], **options: Any) -> RoomDefinition:
         """Make rooms of ``room_class`` available as ``name``; ``options`` override the
@@ -111,7 +136,9 @@ class Server:
                  self.process_id, type(asyncio.get_running_loop()).__module__.split(".")[0], self.protocol)
 
     def listen(self, port: int = 2567, host: str = "0.0.0.0", *, loop: str = "auto") -> None:
-        """Serve until SIGINT or SIGTERM, then shut down gracefully (blocks).
+        """Serve until SIGINT or SIGTERM, then shut down gracefully (blocks). SIGUSR2
+        (what nodemon and ``pyseus serve --reload`` send) does the same before a
+        restart: rooms close their clients with 4010, and clients reconnect.
 
         A second SIGINT or SIGTERM during the shutdown exits at once (status
         128 + the signal's number); so does a shutdown still blocked a few
@@ -130,12 +157,14 @@ class Server:
         def first(sig: signal.Signals) -> None:
             if stop.is_set():
                 _exit_now(sig)      # (two signals before the loop ran the first's callback)
-            log.info("%s: shutting down (a second signal exits at once)", sig.name)
+            log.info("%s: shutting down%s (a second signal exits at once)", sig.name,
+                     " to restart" if sig == _RESTART else "")
+            self.matchmaker.restarting = sig == _RESTART
             stop.set()
-            for s in _SIGNALS:
+            for s in (*_SIGNALS, _RESTART):
                 loop.add_signal_handler(s, _exit_now, s)
 
-        for sig in _SIGNALS:
+        for sig in (*_SIGNALS, _RESTART):
             loop.add_signal_handler(sig, first, sig)
         await self.serve(host, port)
         await stop.wait()

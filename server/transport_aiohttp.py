@@ -237,12 +237,14 @@ class WebSocketTransport(Transport):
         self._deadlines: dict[object, _RequestDeadline] = {}     # by the connection's transport
         self._watcher: asyncio.Task[None] | None = None
         self._over_budget = LogOnce(log)
+        # routes of the user's own (added before start(), they come before ours)
+        self.app = web.Application(client_max_size=self.limits.max_body_bytes)
 
     async def start(self, host: TransportHost, address: str, port: int) -> None:
         self._server = host
         if self.cors is None:
             self.cors = CorsPolicy(profile=host.profile)
-        app = web.Application(client_max_size=self.limits.max_body_bytes)
+        app = self.app
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5,
                                      keepalive_timeout=self.limits.keepalive_timeout)

@@ -10,7 +10,7 @@
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import readline from "node:readline";
+import { serveCommands } from "./stdio_commands.mjs";
 
 const generation = process.argv[2] || "0.16";
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -180,15 +180,5 @@ const commands = {
     },
 };
 
-const rl = readline.createInterface({ input: process.stdin, terminal: false });
-rl.on("line", async (line) => {
-    const req = JSON.parse(line);
-    let reply;
-    try {
-        reply = { id: req.id, ok: true, result: await commands[req.cmd](req) ?? null };
-    } catch (e) {
-        reply = { id: req.id, ok: false, error: describeError(e) };
-    }
-    process.stdout.write(JSON.stringify(reply) + "\n");
-});
+serveCommands(commands, describeError);
 process.on("unhandledRejection", () => {});
