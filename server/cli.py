@@ -88,6 +88,8 @@ def _public_address(args: argparse.Namespace, port: int) -> str | None:
 
 def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["codegen"]:
+        sys.exit(codegen_main(args_list[1:], f"{prog} codegen"))
     if args_list[:1] == ["serve"]:
         args_list = args_list[1:]
     parser = _parser(prog)
@@ -191,3 +193,34 @@ def _worker_argv(argv: list[str]) -> list[str]:
             continue
         out.append(arg)
     return out
+
+
+def codegen_main(argv: Sequence[str], prog: str) -> int:
+    """``pyseus codegen <module> --lang ts|cs --out DIR``: client classes of a module's Schema classes."""
+    from pyseus.schema.codegen import LANGUAGES, classes_of, generate
+
+    parser = _Parser(prog=prog, description="Write client classes (TypeScript for @colyseus/schema, C# for "
+                                            "the Unity SDK) for the Schema classes of a module.")
+    parser.add_argument("module", help="an importable module (e.g. pyseus.server.demo)")
+    parser.add_argument("--lang", choices=LANGUAGES, required=True)
+    parser.add_argument("--out", required=True, help="folder to write the files to (created if needed)")
+    args = parser.parse_args(list(argv))
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(args.module)
+    except ImportError as e:
+        parser.exit(1, f"{prog}: cannot import {args.module!r}: {e}\n")
+    classes = classes_of(module)
+    if not classes:
+        parser.exit(1, f"{prog}: {args.module} defines no Schema class\n")
+    try:
+        files = generate(classes, args.lang, origin=args.module)
+    except ValueError as e:
+        parser.exit(1, f"{prog}: {e}\n")
+    os.makedirs(args.out, exist_ok=True)
+    for name, text in files.items():
+        with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    print(f"{len(files)} files in {args.out}: {', '.join(sorted(files))}")
+    return 0
