@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pyseus.client.loadtest import SATURATED_CPU
+
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "bench" / "node"
 
@@ -82,7 +84,7 @@ def run_one(impl: str, clients: int, args: argparse.Namespace) -> dict[str, Any]
         warmup = ramp + args.warmup
         cmd = [sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", f"http://127.0.0.1:{port}", "--room", "game",
                "--clients", str(clients), "--ramp", str(ramp), "--warmup", str(warmup),
-               "--duration", str(warmup + args.measure), "--json", "--quiet"]
+               "--duration", str(warmup + args.measure), "--json", "--quiet", "--decode", args.decode]
         if args.send_rate:
             cmd += ["--send-rate", str(args.send_rate), "--message-type", "input",
                     "--message", '{"x": 1.5, "y": 2.5, "angle": 0.5}']
@@ -123,7 +125,10 @@ def print_tables(results: list[dict[str, Any]], impls: list[str]) -> None:
         print(f"| {r['clients']} | {r['impl']} | {r['connected']}/{r['clients']} | {r['server_cpu_percent']:.1f} | "
               f"{r['server_rss_mb']:.0f} | {r['patches_per_s']:,.0f} ({r['expected_patches_per_s']:,.0f}) | "
               f"{_ms(r['p50_ms'])} / {_ms(r['p99_ms'])} | {r['bytes_per_patch']:.0f} | "
-              f"{r['loadgen_cpu_percent']:.1f} |")
+              f"{r['loadgen_cpu_percent']:.1f}{' (!)' if r['loadgen_cpu_percent'] >= SATURATED_CPU else ''} |")
+    if any(r["loadgen_cpu_percent"] >= SATURATED_CPU for r in results):
+        print(f"\n(!) the load generator used {SATURATED_CPU:.0f} % of a core or more: in those runs it, not the "
+              "server, may have been the limit (try --decode frames)")
     ours = [impl for impl in impls if impl.startswith("python")]
     if "node" not in impls or not ours:
         return
@@ -155,6 +160,8 @@ def main() -> None:
     parser.add_argument("--room-n", type=int, default=100)
     parser.add_argument("--room-k", type=float, default=10)
     parser.add_argument("--hz", type=float, default=20)
+    parser.add_argument("--decode", choices=("full", "frames"), default="full",
+                        help="what the load generator does with states: decode them, or count frames only")
     parser.add_argument("--json", help="also append the raw results to this file (JSON lines)")
     args = parser.parse_args()
     if not (NODE_DIR / "node_modules" / "@colyseus" / "core").is_dir():

@@ -29,12 +29,14 @@ class Client:
     request. ``auth_token`` is sent as ``Authorization: Bearer`` to matchmaking
     and as ``_authToken`` on the room's WebSocket URL. ``max_frame_size`` bounds
     a frame from a room (larger: the room closes with 1009) and a matchmaking
-    answer (larger: ``MatchMakeError``).
+    answer (larger: ``MatchMakeError``). ``decode_state=False`` counts state
+    frames without decoding them (``room.state`` stays None): what a load
+    generator needs to hold many clients.
     """
 
     def __init__(self, endpoint: str = "http://127.0.0.1:2567", *, headers: dict[str, str] | None = None,
                  auth_token: str | None = None, timeout: float = 10.0,
-                 max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+                 max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, decode_state: bool = True) -> None:
         parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
         if parts.scheme not in _SCHEMES:
             raise ValueError(f"unsupported endpoint scheme {parts.scheme!r}")
@@ -45,6 +47,7 @@ class Client:
         self.auth_token = auth_token
         self.timeout = timeout
         self.max_frame_size = max_frame_size
+        self.decode_state = decode_state
         self._http_base = urlunsplit(("https" if secure else "http", parts.netloc, path, "", ""))
         self._ws_scheme = "wss" if secure else "ws"
         self._ws_base = f"{self._ws_scheme}://{parts.netloc}{path}"
@@ -105,7 +108,8 @@ class Client:
             seat = reservation if isinstance(reservation, SeatReservation) else SeatReservation.from_json(reservation)
         except ProtocolError as e:
             raise MatchMakeError(0, str(e)) from None
-        room: Room[Any] = Room(seat.name, seat.room_id, seat.session_id, state_cls=state_cls)
+        room: Room[Any] = Room(seat.name, seat.room_id, seat.session_id, state_cls=state_cls,
+                               decode_state=self.decode_state)
         room.max_frame_size = self.max_frame_size
         await room._connect(self._http(), self._ws_url(seat), self._socket_headers(), self.timeout)
         self._rooms.add(room)

@@ -3,7 +3,8 @@
     python -m pyseus.client.loadtest --endpoint http://127.0.0.1:2567 --room my_room --clients 500 \\
         [--method join_or_create|create|join|join_by_id] [--options JSON] [--auth-token TOKEN] \\
         [--duration 60] [--send-rate N] [--message-type move] [--message JSON] \\
-        [--ramp SECONDS] [--warmup SECONDS] [--loop auto|asyncio|uvloop] [--json] [--quiet]
+        [--ramp SECONDS] [--warmup SECONDS] [--loop auto|asyncio|uvloop] [--decode full|frames]
+        [--json] [--quiet]
 
 Clients join with ``--method`` (``--room`` is the room id for ``join_by_id``),
 sending ``--options`` and, with ``--auth-token``, the token the server's
@@ -41,6 +42,7 @@ from .room import Room
 __all__ = ["LoadTest", "main", "JOIN_METHODS"]
 
 JOIN_METHODS = ("join_or_create", "create", "join", "join_by_id")
+SATURATED_CPU = 85.0        # % of a core past which the generator, not the server, may be the limit
 
 
 def _rss_bytes() -> int:
@@ -75,6 +77,7 @@ class LoadTest:
     progress: bool = True
     method: str = "join_or_create"
     auth_token: str | None = None
+    decode: bool = True                      # False: frames are checked and counted, states not decoded
 
     def __post_init__(self) -> None:
         if self.method not in JOIN_METHODS:
@@ -88,7 +91,8 @@ class LoadTest:
 
     async def run(self) -> dict[str, Any]:
         ramp = self.ramp if self.ramp is not None else self.clients / 100
-        client = Client(self.endpoint, timeout=max(10.0, self.duration), auth_token=self.auth_token)
+        client = Client(self.endpoint, timeout=max(10.0, self.duration), auth_token=self.auth_token,
+                        decode_state=self.decode)
         start = measure_start = time.monotonic()
         cpu_start = time.process_time()
         base = self._totals()
@@ -140,6 +144,7 @@ class LoadTest:
             "bytes_per_s": counted["bytes"] / elapsed if elapsed else 0.0,
             "patch_interval_p50_ms": _percentile(self.intervals, 50),
             "patch_interval_p99_ms": _percentile(self.intervals, 99),
+            "decode": self.decode,
             "cpu_percent": 100 * cpu / elapsed if elapsed else 0.0,
             "rss_mb": _rss_bytes() / 2**20,
         }
@@ -218,9 +223,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("bytes received / s", f"{summary['bytes_per_s']:.0f}"),
         ("patch interval p50", ms(summary["patch_interval_p50_ms"])),
         ("patch interval p99", ms(summary["patch_interval_p99_ms"])),
+        ("states", "decoded" if summary.get("decode", True) else "counted, not decoded (--decode frames)"),
         ("process CPU", f"{summary['cpu_percent']:.1f} %"),
         ("process memory (RSS)", f"{summary['rss_mb']:.1f} MB"),
     ]
+    if summary["cpu_percent"] >= SATURATED_CPU:
+        rows.append(("warning", "this generator used most of a core: it, not the server, may be the limit "
+                                "(try --decode frames, or several generators)"))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
     at = 4      # failure reasons go under "failed joins"
@@ -248,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="event loop (auto: uvloop when it is installed)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--decode", choices=("full", "frames"), default="full",
+                        help="full: decode every state and patch (default); frames: check and count them "
+                             "without decoding (a cheaper generator, for many clients)")
     args = parser.parse_args(argv)
     if not isinstance(args.options, dict):
         parser.error("--options must be a JSON object")
@@ -256,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     test = LoadTest(args.endpoint, args.room, args.clients, args.options, args.duration, args.send_rate,
                     args.message_type, args.message, args.ramp, args.warmup, not args.quiet, args.method,
-                    args.auth_token)
+                    args.auth_token, args.decode == "full")
     try:
         with asyncio.Runner(loop_factory=event_loop_factory(args.loop)) as runner:
             summary = runner.run(test.run())

@@ -91,7 +91,8 @@ class Room(Generic[S]):
     Every ``on_*`` registration returns a function that removes it.
     """
 
-    def __init__(self, name: str, room_id: str, session_id: str, *, state_cls: type[S] | None = None) -> None:
+    def __init__(self, name: str, room_id: str, session_id: str, *, state_cls: type[S] | None = None,
+                 decode_state: bool = True) -> None:
         self.name = name
         self.room_id = room_id
         self.session_id = session_id
@@ -100,6 +101,7 @@ class Room(Generic[S]):
         self.stats = RoomStats()
         self.reconnection = Reconnection()
         self._state_cls = state_cls
+        self.decode_state = decode_state       # False: count state frames, never decode them (load tests)
         self._decoder: Decoder[Any] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         # (session, url, headers, timeout): how to open the socket again
@@ -452,7 +454,7 @@ class Room(Generic[S]):
             return
         self.reconnection_token = f"{self.room_id}:{frame.reconnection_token}"
         self.serializer_id = frame.serializer
-        if frame.serializer == "schema":
+        if frame.serializer == "schema" and self.decode_state:
             try:
                 root: Any = self._state_cls() if self._state_cls is not None else Reflection.decode(frame.handshake)
             except DecodeError as e:

@@ -78,3 +78,28 @@ async def test_clients_join_with_a_token_and_a_chosen_method(start_server) -> No
     assert summary["connected"] == 4 and summary["failed"] == 0
     assert Guarded.tokens == ["let-me-in"] * 4
     await eventually(lambda: len(room.clients) == 0)      # every client left at the end
+
+
+async def test_frames_mode_counts_states_without_decoding_them(start_server) -> None:
+    live = await start_server({"counted": Counted})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", live.endpoint, "--room", "counted",
+        "--clients", "20", "--duration", "3", "--ramp", "0.5", "--warmup", "1", "--decode", "frames", "--json",
+        "--quiet", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert summary["decode"] is False and summary["connected"] == 20 and summary["patches_per_s"] > 20
+    assert "counted, not decoded" in format_summary(summary)
+    assert "warning" not in format_summary(summary) or summary["cpu_percent"] >= 85
+    busy = dict(summary, cpu_percent=97.0)
+    assert "it, not the server, may be the limit" in format_summary(busy)
+
+
+async def test_a_client_that_does_not_decode_keeps_no_state(start_server) -> None:
+    from pyseus.client import Client
+    live = await start_server({"counted": Counted})
+    async with Client(live.endpoint, decode_state=False) as client:
+        room = await client.join_or_create("counted")
+        await room.wait_for_next_patch()
+        assert room.state is None and room.stats.states == 1
