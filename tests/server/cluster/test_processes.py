@@ -148,8 +148,12 @@ async def test_a_lobby_sees_the_rooms_of_every_process(cluster: Cluster) -> None
         lobby.on_message("+", added.append)
         elsewhere = await at_b.create("trio", {"mode": "far"})        # (a tie: created on B)
         assert (await where(elsewhere))["processId"] == "procB"
-        await eventually(lambda: any(item[0] == elsewhere.room_id and item[1]["clients"] == 1 for item in added),
-                         timeout=20, what="the lobby on A to hear of the room on B")
+        try:
+            await eventually(lambda: any(item[0] == elsewhere.room_id and item[1]["clients"] == 1 for item in added),
+                             timeout=20, what="the lobby on A to hear of the room on B")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the lobby got {added}\n--- A:\n{a.output()[-3000:]}\n--- B:\n"
+                                 f"{b.output()[-3000:]}") from None
         listing = next(item[1] for item in added if item[0] == elsewhere.room_id)
         assert listing["processId"] == "procB" and listing["mode"] == "far"
         removed: list[Any] = []
