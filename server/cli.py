@@ -26,7 +26,6 @@ from pyseus.loop import LOOPS
 from pyseus.protocol import PROFILES
 
 from .demo import define_demo_rooms
-from .monitor import install_monitor
 from .presence import PresenceError
 from .server import Server
 
@@ -125,8 +124,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
             server = load_server(args.app, settings)
         except AppError as e:
             parser.exit(1, f"{prog}: {e}\n")
-    if monitor and not server.monitor_installed:
-        install_monitor(server, password=args.monitor_password)
+    if monitor:
+        server.enable_monitor(password=args.monitor_password)
     try:
         server.listen(args.port, args.host, loop=args.loop)
     except PresenceError as e:

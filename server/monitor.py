@@ -23,14 +23,13 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from pyseus.protocol import CloseCode
 
-if TYPE_CHECKING:
-    from .server import Server
+from .matchmaker import Matchmaker
 
 __all__ = ["install_monitor", "MonitorAuth"]
 
@@ -39,13 +38,9 @@ MonitorAuth = Callable[[web.Request], "bool | Awaitable[bool]"]
 _PAGE = Path(__file__).with_name("static") / "monitor.html"
 
 
-def install_monitor(server: Server, *, password: str | None = None, auth: MonitorAuth | None = None,
-                    prefix: str = "/monitor") -> None:
-    """Add the monitor's routes to ``server.app`` (once)."""
-    if server.monitor_installed:
-        return
-    server.monitor_installed = True
-    matchmaker = server.matchmaker
+def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: str | None = None,
+                    auth: MonitorAuth | None = None, prefix: str = "/monitor") -> None:
+    """Add the monitor's routes (for the rooms of ``matchmaker``) to ``app``."""
 
     async def allowed(request: web.Request) -> bool:
         if auth is not None:
@@ -115,7 +110,7 @@ def install_monitor(server: Server, *, password: str | None = None, auth: Monito
         client.leave(CloseCode.CONSENTED)
         return _json({"disconnected": client.session_id})
 
-    router = server.app.router
+    router = app.router
     router.add_get(prefix, guarded(page))
     router.add_get(f"{prefix}/api/rooms", guarded(rooms))
     router.add_get(f"{prefix}/api/rooms/{{room_id}}", guarded(room))

@@ -102,9 +102,9 @@ class Server:
                                            trusted_proxies=trusted_proxies, cors=cors)
         self.transport = transport
         self._shutdown: asyncio.Future[None] | None = None
-        self.monitor_installed = False
+        self._monitor = False
         if monitor or monitor_password is not None or monitor_auth is not None:
-            install_monitor(self, password=monitor_password, auth=monitor_auth)
+            self.enable_monitor(password=monitor_password, auth=monitor_auth)
 
     @property
     def app(self) -> web.Application:
@@ -117,6 +117,12 @@ class Server:
         if not isinstance(app, web.Application):
             raise TypeError(f"{type(self.transport).__name__} has no aiohttp application")
         return app
+
+    def enable_monitor(self, *, password: str | None = None, auth: MonitorAuth | None = None) -> None:
+        """Serve the monitor at ``/monitor`` (once; see ``pyseus.server.monitor``)."""
+        if not self._monitor:
+            self._monitor = True
+            install_monitor(self.app, self.matchmaker, password=password, auth=auth)
 
     def define(self, name: str, room_class: type[Room[Any]], **options: Any) -> RoomDefinition:
         """Make rooms of ``room_class`` available as ``name``; ``options`` override the

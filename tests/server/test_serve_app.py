@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import sys
@@ -86,11 +87,16 @@ async def _stop(proc: asyncio.subprocess.Process) -> str:
 
 async def test_a_server_of_your_own_with_routes_and_static_files(tmp_path: Path) -> None:
     _write_app(tmp_path, "v1")
-    proc, base = await _start(tmp_path, "app:server")
+    proc, base = await _start(tmp_path, "app:server", "--monitor-password", "pw")
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/health") as resp:
                 assert resp.status == 200 and await resp.json() == {"ok": True, "rooms": 0}
+            async with http.get(f"{base}/monitor/api/rooms") as resp:
+                assert resp.status == 401
+            async with http.get(f"{base}/monitor/api/rooms",
+                                headers={"Authorization": "Basic " + base64.b64encode(b"me:pw").decode()}) as resp:
+                assert resp.status == 200 and await resp.json() == []
             async with http.get(f"{base}/static/index.html") as resp:
                 assert resp.status == 200 and await resp.text() == "<h1>game</h1>"
         async with Client(base) as client:
