@@ -135,9 +135,22 @@ class Server:
         return self.transport.port
 
     async def serve(self, host: str = "0.0.0.0", port: int = 2567) -> None:
-        """Start listening; returns once the port is open."""
-        await self.transport.start(self, host, port)
-        await self.matchmaker.start(self.public_address or f"{host}:{self.transport.port}")
+        """Start listening; returns once the port is open.
+
+        With a port given, the process joins the others sharing its presence
+        first, so that it is known to them by the time clients can reach it
+        (with port 0 the address is known only once listening).
+        """
+        if port:
+            await self.matchmaker.start(self.public_address or f"{host}:{port}")
+            try:
+                await self.transport.start(self, host, port)
+            except BaseException:
+                await self.matchmaker.leave()
+                raise
+        else:
+            await self.transport.start(self, host, port)
+            await self.matchmaker.start(self.public_address or f"{host}:{self.transport.port}")
         log.info("listening on %s:%s (process %s, %s loop, protocol %s)", host, self.transport.port,
                  self.process_id, type(asyncio.get_running_loop()).__module__.split(".")[0], self.protocol)
 
