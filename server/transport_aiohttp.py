@@ -238,7 +238,7 @@ class WebSocketTransport(Transport):
         self._watcher: asyncio.Task[None] | None = None
         self._over_budget = LogOnce(log)
         # routes of the user's own (added before start(), they come before ours)
-        self.app = web.Application(client_max_size=self.limits.max_body_bytes)
+        self.app = web.Application(client_max_size=self.limits.max_body_bytes, middlewares=[self._guard])
 
     async def start(self, host: TransportHost, address: str, port: int) -> None:
         self._server = host
@@ -278,22 +278,28 @@ class WebSocketTransport(Transport):
         """Open TCP connections (HTTP and room sockets)."""
         return len(self._deadlines)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # Every request, to our routes and to the application's own: the request
+        # deadline stops at its handler, and the per-address rate limit applies.
         deadline = self._deadlines.get(request.transport) if request.transport is not None else None
         if deadline is not None:
             deadline.begin()
         try:
-            address = self._address(request)
-            if not self.rate.allow(address):
+            if not self.rate.allow(self._address(request)):
                 return self._too_many(request)
-            if "/matchmake" in request.path:
-                return await self._matchmake(request)
-            if request.headers.get("Upgrade", "").lower() == "websocket":
-                return await self._websocket(request, address)
-            return web.Response(status=404)
+            response: web.StreamResponse = await handler(request)
+            return response
         finally:
             if deadline is not None:
                 deadline.end()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if "/matchmake" in request.path:
+            return await self._matchmake(request)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request, self._address(request))
+        return web.Response(status=404)
 
     def _too_many(self, request: web.Request) -> web.Response:
         assert self._server is not None and self.cors is not None

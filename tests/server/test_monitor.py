@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import pytest
 
 from pyseus.client import Client
@@ -127,3 +128,22 @@ async def test_off_by_default_and_a_check_of_your_own() -> None:
                 assert resp.status == 200 and await resp.json() == []
     finally:
         await guarded.shutdown()
+
+
+async def test_the_monitor_and_routes_of_your_own_share_the_rate_limit() -> None:
+    from pyseus.server import Limits
+    server = Server(monitor_password="pw", limits=Limits(requests_per_second=1, request_burst=3, rate_limit_exempt=()))
+
+    async def hello(request: Any) -> Any:
+        return aiohttp.web.Response(text="hi")
+    server.app.router.add_get("/hello", hello)
+    await server.serve("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            statuses = []
+            for path in ("/monitor/api/rooms", "/hello") * 3:      # (password guesses, too)
+                async with http.get(f"http://127.0.0.1:{server.port}{path}") as resp:
+                    statuses.append(resp.status)
+        assert statuses[:3] == [401, 200, 401] and set(statuses[3:]) == {429}
+    finally:
+        await server.shutdown()
