@@ -35,26 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from pyseus.client import Client
+from pyseus.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port(span: int = 1) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if all(_bindable(port + i) for i in range(span)):
-            return port
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def _wait_port(port: int, timeout: float = 20.0) -> None:
@@ -99,11 +82,11 @@ async def _joins(endpoint: str, count: int) -> float:
 
 
 def run(processes: int, args: argparse.Namespace, redis_binary: str) -> dict[str, Any]:
-    redis_port = _free_port()
+    redis_port = free_port()
     workdir = tempfile.TemporaryDirectory()
     redis = subprocess.Popen([redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no", "--dir", workdir.name], stdout=subprocess.DEVNULL)
-    port = _free_port(processes)
+    port = free_port(processes)
     server = None
     try:
         _wait_port(redis_port)

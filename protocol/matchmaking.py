@@ -35,6 +35,11 @@ def is_id(value: object) -> bool:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
+# the fields of a listing that are not filter values
+_LISTING_FIELDS = frozenset({"clients", "locked", "private", "maxClients", "unlisted", "createdAt", "name",
+                             "processId", "publicAddress", "metadata", "roomId"})
+
+
 def _parse_date(text: str) -> datetime.datetime:
     when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
@@ -86,8 +91,6 @@ class RoomListing:
         """Read a listing that ``to_json`` (or a Node Colyseus process) wrote; the
         fields it does not know are the ``filter_by`` values. Raises ProtocolError."""
         try:
-            known = {"clients", "locked", "private", "maxClients", "unlisted", "createdAt", "name", "processId",
-                     "publicAddress", "metadata", "roomId"}
             created = data.get("createdAt")
             max_clients = data.get("maxClients")
             return cls(room_id=str(data["roomId"]), name=str(data["name"]), process_id=str(data["processId"]),
@@ -98,7 +101,7 @@ class RoomListing:
                        created_at=_parse_date(created) if isinstance(created, str) else _now(),
                        metadata=data.get("metadata") if isinstance(data.get("metadata"), dict) else None,
                        public_address=str(data["publicAddress"]) if data.get("publicAddress") else None,
-                       filters={k: v for k, v in data.items() if k not in known})
+                       filters={k: v for k, v in data.items() if k not in _LISTING_FIELDS})
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise ProtocolError(f"malformed room listing: {e!r}") from None
 

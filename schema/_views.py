@@ -529,8 +529,7 @@ class ViewWriter:
 
         def block(rid: int, new: _Node, old: _Node | None) -> None:
             if old is not None and rid in cleared:
-                # emptied on the client
-                old = _Node(old.ref, old.kind, _held_empty(old.kind), old.shared)
+                old = _emptied(old)
             again = not full and stale.pop(rid, None) is not None and old is None
             ops = _ops(new, old, value, _ALL if again else _SHARED_PART if rid in left else 0, drop)
             if ops:
@@ -557,6 +556,15 @@ class ViewWriter:
 
 def _empty(kind: int) -> Any:
     return {} if kind in (_SCHEMA, _MAP) else []
+
+
+def _emptied(old: _Node) -> _Node:
+    """``old`` after a CLEAR on the client: a map's indexes start again, a set's or
+    collection's counter goes on (the client numbers items by how many it added)."""
+    node = _Node(old.ref, old.kind, _held_empty(old.kind), old.shared)
+    if old.kind == _INDEXED:
+        node.next_index = old.next_index
+    return node
 
 
 def _held_empty(kind: int) -> Any:
@@ -630,8 +638,7 @@ def _ops(new: _Node, old: _Node | None, value: Any, unknown: int = 0, dropped: A
         ops.append(_CLEAR)
         before = _held_empty(kind)
         if old is not None:
-            old = _Node(old.ref, kind, before, old.shared)
-            old.next_index = old.next_index if kind == _INDEXED else 0
+            old = _emptied(old)
     if kind == _SCHEMA:
         fields = type(ref).__schema_info__.fields
         after = new.content

@@ -17,6 +17,7 @@ is back (the matchmaker re-registers its process then).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
@@ -110,10 +111,8 @@ class RedisPresence(Presence):
         if not callbacks:
             del self._callbacks[topic]
             if self._pubsub is not None:
-                try:
+                with contextlib.suppress(RedisError):     # (it ends with the connection anyway)
                     await self._pubsub.unsubscribe(topic)
-                except RedisError:
-                    pass            # (the subscription ends with the connection anyway)
 
     async def publish(self, topic: str, data: Any) -> None:
         await self._redis.publish(topic, _dumps(data))
@@ -156,15 +155,11 @@ class RedisPresence(Presence):
     async def _resubscribe(self) -> None:
         old, self._pubsub = self._pubsub, self._sub_conn.pubsub(ignore_subscribe_messages=True)
         if old is not None:
-            try:
+            with contextlib.suppress(RedisError, OSError):
                 await old.aclose()
-            except (RedisError, OSError):
-                pass
-        try:
-            if self._callbacks:
+        if self._callbacks:
+            with contextlib.suppress(RedisError, OSError):      # (the reader tries again)
                 await self._pubsub.subscribe(*self._callbacks)
-        except (RedisError, OSError):
-            pass                # (the reader tries again)
 
     # -- keys -------------------------------------------------------------------
     async def exists(self, key: str) -> bool:
@@ -270,10 +265,8 @@ class RedisPresence(Presence):
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
         if self._pubsub is not None:
-            try:
+            with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.aclose()
-            except (RedisError, OSError):
-                pass
         await self._sub_conn.aclose()
         await self._redis.aclose()
 

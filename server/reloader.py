@@ -8,6 +8,7 @@ A child that crashes is started again at the next change.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -33,10 +34,8 @@ def python_files(root: Path) -> dict[str, float]:
         for name in files:
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
-                try:
+                with contextlib.suppress(OSError):          # (gone since it was listed)
                     found[path] = os.stat(path).st_mtime
-                except OSError:
-                    pass
     return found
 
 

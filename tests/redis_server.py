@@ -7,24 +7,9 @@ import subprocess
 import tempfile
 import time
 
+from pyseus.testing import free_port
 
-def free_port(span: int = 1) -> int:
-    """A free 127.0.0.1 port (with ``span``: the first of that many free in a row)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if all(_bindable(port + i) for i in range(1, span)):
-            return port
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+__all__ = ["RedisServer", "free_port"]
 
 
 class RedisServer:

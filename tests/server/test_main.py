@@ -11,14 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from pyseus.testing import free_port
+
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _wait_listening(base: str, proc: asyncio.subprocess.Process) -> None:
@@ -38,7 +34,7 @@ async def _wait_listening(base: str, proc: asyncio.subprocess.Process) -> None:
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 async def test_bundled_server_demo_rooms_and_sigterm(js, loop: str) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pyseus.server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "INFO",
@@ -93,7 +89,7 @@ async def _run_cli(*args: str) -> tuple[int, str]:
 
 
 async def test_an_unknown_log_level_is_a_one_line_error() -> None:
-    code, stderr = await _run_cli("--log-level", "LOUD", "--port", str(_free_port()))
+    code, stderr = await _run_cli("--log-level", "LOUD", "--port", str(free_port()))
     assert code == 2
     assert stderr.splitlines() == [
         "python -m pyseus.server: argument --log-level: unknown level 'LOUD' "
