@@ -1,7 +1,7 @@
 """The ``pyseus`` command (and ``python -m pyseus.server``): run the bundled server.
 
     pyseus [serve] [module:attr] [--reload] [--host 0.0.0.0] [--port 2567] [--protocol auto|0.16|0.17|0.18] [--dev]
-           [--log-level INFO] [--loop auto|asyncio|uvloop]
+           [--log-level INFO] [--loop auto|asyncio|uvloop] [--monitor [--monitor-password PW]] [--playground]
            [--redis redis://127.0.0.1:6379] [--workers N] [--public-address HOST:PORT]
 
 It serves your ``Server`` (``module:attr``), or the demo rooms of
@@ -58,13 +58,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=2567, help="port (default 2567)")
     parser.add_argument("--protocol", choices=PROFILES, default="auto",
                         help="client generations served: all of them (auto, the default) or one")
-    parser.add_argument("--dev", action="store_true", help="dev mode (unknown messages are errors, not kicks)")
+    parser.add_argument("--dev", action="store_true",
+                        help="dev mode: unknown messages are errors, not kicks; the playground is on")
     parser.add_argument("--log-level", type=_log_level, default="INFO", metavar="LEVEL",
                         help=f"one of {', '.join(LOG_LEVELS)} (default INFO)")
     parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (auto: uvloop when installed)")
     parser.add_argument("--monitor", action="store_true", help="serve the monitor at /monitor")
     parser.add_argument("--monitor-password", metavar="PW", default=None,
                         help="ask for this password (HTTP Basic, any user name) on /monitor")
+    parser.add_argument("--playground", action="store_true",
+                        help="serve the playground at /playground (on with --dev)")
     parser.add_argument("--redis", metavar="URL", default=None,
                         help="share rooms and matchmaking with other processes through this Redis "
                              "(e.g. redis://127.0.0.1:6379; needs pip install 'pyseus[redis]')")
@@ -126,6 +129,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyseus") -> None:
             parser.exit(1, f"{prog}: {e}\n")
     if monitor:
         server.enable_monitor(password=args.monitor_password)
+    if args.playground or args.dev:
+        server.enable_playground()
     try:
         server.listen(args.port, args.host, loop=args.loop)
     except PresenceError as e:

@@ -20,9 +20,7 @@ import base64
 import datetime
 import hmac
 import inspect
-import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -30,12 +28,11 @@ from aiohttp import web
 from pyseus.protocol import CloseCode
 
 from .matchmaker import Matchmaker
+from .webpages import STATIC, json_response, static_file
 
 __all__ = ["install_monitor", "MonitorAuth"]
 
 MonitorAuth = Callable[[web.Request], "bool | Awaitable[bool]"]
-
-_PAGE = Path(__file__).with_name("static") / "monitor.html"
 
 
 def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: str | None = None,
@@ -66,8 +63,7 @@ def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: s
         return run
 
     async def page(request: web.Request) -> web.StreamResponse:
-        return web.Response(text=_PAGE.read_text(encoding="utf-8"), content_type="text/html",
-                            headers={"Cache-Control": "no-store"})
+        return static_file(STATIC / "monitor.html", "text/html")
 
     async def rooms(request: web.Request) -> web.StreamResponse:
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -77,7 +73,7 @@ def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: s
             item["elapsedMs"] = int((now - listing.created_at).total_seconds() * 1000)
             item["local"] = listing.room_id in matchmaker.engines
             out.append(item)
-        return _json(out)
+        return json_response(out)
 
     def engine_of(request: web.Request) -> Any:
         engine = matchmaker.engines.get(request.match_info["room_id"])
@@ -95,12 +91,12 @@ def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: s
             state = None            # (a room without a state)
         clients = [{"sessionId": c.session_id, "state": c.state.name.lower(),
                     "address": c.remote_address, "view": c.view is not None} for c in room.clients]
-        return _json({"listing": engine.listing.to_json(), "clients": clients, "state": state})
+        return json_response({"listing": engine.listing.to_json(), "clients": clients, "state": state})
 
     async def dispose(request: web.Request) -> web.StreamResponse:
         engine = engine_of(request)
         await engine.room.disconnect(CloseCode.CONSENTED)
-        return _json({"disposed": engine.room_id})
+        return json_response({"disposed": engine.room_id})
 
     async def disconnect(request: web.Request) -> web.StreamResponse:
         engine = engine_of(request)
@@ -108,7 +104,7 @@ def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: s
         if client is None:
             raise web.HTTPNotFound(text="no such client in this room")
         client.leave(CloseCode.CONSENTED)
-        return _json({"disconnected": client.session_id})
+        return json_response({"disconnected": client.session_id})
 
     router = app.router
     router.add_get(prefix, guarded(page))
@@ -117,7 +113,3 @@ def install_monitor(app: web.Application, matchmaker: Matchmaker, *, password: s
     router.add_post(f"{prefix}/api/rooms/{{room_id}}/dispose", guarded(dispose))
     router.add_post(f"{prefix}/api/rooms/{{room_id}}/clients/{{session_id}}/disconnect", guarded(disconnect))
 
-
-def _json(data: Any) -> web.Response:
-    return web.Response(text=json.dumps(data, default=str), content_type="application/json",
-                        headers={"Cache-Control": "no-store"})

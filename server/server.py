@@ -20,6 +20,7 @@ from .errors import ServerError
 from .limits import Limits
 from .matchmaker import Matchmaker, RoomDefinition
 from .monitor import MonitorAuth, install_monitor
+from .playground import install_playground
 from .presence import LocalPresence, Presence
 from .room import Room
 from .session import LatencyProbe, SocketSession
@@ -73,7 +74,9 @@ class Server:
 
     ``monitor`` serves the monitor at ``/monitor`` (``pyseus.server.monitor``):
     behind HTTP Basic authentication with ``monitor_password``, or your own
-    ``monitor_auth(request) -> bool``.
+    ``monitor_auth(request) -> bool``. ``playground`` serves the playground
+    at ``/playground`` (``pyseus.server.playground``): join rooms from a
+    browser and watch their state, messages and patches.
     """
 
     def __init__(self, *, protocol: str = "auto", presence: Presence | None = None, driver: Driver | None = None,
@@ -82,7 +85,7 @@ class Server:
                  process_id: str | None = None, limits: Limits | None = None,
                  trusted_proxies: Sequence[str] = (), cors_origins: Sequence[str] | None = None,
                  check_origin: bool = False, monitor: bool = False, monitor_password: str | None = None,
-                 monitor_auth: MonitorAuth | None = None) -> None:
+                 monitor_auth: MonitorAuth | None = None, playground: bool = False) -> None:
         self.protocol = generations.check_profile(protocol)
         self.process_id = process_id or new_id()
         self.public_address = public_address
@@ -105,6 +108,9 @@ class Server:
         self._monitor = False
         if monitor or monitor_password is not None or monitor_auth is not None:
             self.enable_monitor(password=monitor_password, auth=monitor_auth)
+        self._playground = False
+        if playground:
+            self.enable_playground()
 
     @property
     def app(self) -> web.Application:
@@ -123,6 +129,12 @@ class Server:
         if not self._monitor:
             self._monitor = True
             install_monitor(self.app, self.matchmaker, password=password, auth=auth)
+
+    def enable_playground(self) -> None:
+        """Serve the playground at ``/playground`` (once; see ``pyseus.server.playground``)."""
+        if not self._playground:
+            self._playground = True
+            install_playground(self.app, self.matchmaker)
 
     def define(self, name: str, room_class: type[Room[Any]], **options: Any) -> RoomDefinition:
         """Make rooms of ``room_class`` available as ``name``; ``options`` override the

@@ -35,6 +35,12 @@ const commands = {
         await page.locator(selector, text === undefined ? {} : { hasText: text }).first().click();
         return null;
     },
+    async fill({ selector, value }) { await page.locator(selector).first().fill(value); return null; },
+    async select({ selector, value }) { await page.locator(selector).first().selectOption(value); return null; },
+    async waitAttribute({ selector, name, value }) {
+        await page.locator(`${selector}[${name}="${value}"]`).first().waitFor();
+        return null;
+    },
     async text({ selector }) { return await page.locator(selector).first().textContent(); },
     async screenshot({ file }) { await page.screenshot({ path: file, fullPage: true }); return file; },
     async errors() { return errors; },

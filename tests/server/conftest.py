@@ -4,7 +4,8 @@ driven from Python."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -191,3 +192,41 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.close()
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+"""Where the browser tests put their screenshots (kept by CI as artefacts)."""
+
+
+class Browser:
+    """A real headless Chromium (tests/interop/browser.mjs): ``await browser("open", url=...)``."""
+
+    def __init__(self, node: AsyncNodeScript) -> None:
+        self.node = node
+
+    async def __call__(self, cmd: str, **args: Any) -> Any:
+        reply = await self.node.request(cmd, timeout=30, **args)
+        if not reply["ok"]:
+            raise AssertionError(f"browser {cmd} {args}: {reply['error']['message']}")
+        return reply["result"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    node = await AsyncNodeScript.start("interop/browser.mjs")
+    try:
+        yield Browser(node)
+    finally:
+        await node.close()
+
+
+@pytest.fixture
+async def tools_server() -> AsyncIterator[Server]:
+    """The demo rooms, with the monitor and the playground on (no password)."""
+    from pyseus.server.demo import define_demo_rooms
+    server = Server(monitor=True, playground=True)
+    define_demo_rooms(server)
+    await server.serve("127.0.0.1", 0)
+    yield server
+    await server.shutdown()

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,44 +11,14 @@ import pytest
 from pyseus.client import Client
 from pyseus.server import Server
 from pyseus.server.demo import define_demo_rooms
-from tests.node import AsyncNodeScript
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+from tests.server.conftest import ARTIFACTS, Browser
 
 
-class Browser:
-    def __init__(self, node: AsyncNodeScript) -> None:
-        self.node = node
-
-    async def __call__(self, cmd: str, **args: Any) -> Any:
-        reply = await self.node.request(cmd, timeout=30, **args)
-        if not reply["ok"]:
-            raise AssertionError(f"browser {cmd} {args}: {reply['error']['message']}")
-        return reply["result"]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    node = await AsyncNodeScript.start("interop/browser.mjs")
-    try:
-        yield Browser(node)
-    finally:
-        await node.close()
-
-
-@pytest.fixture
-async def monitored() -> AsyncIterator[Server]:
-    server = Server(monitor=True)
-    define_demo_rooms(server)
-    await server.serve("127.0.0.1", 0)
-    yield server
-    await server.shutdown()
-
-
-async def test_the_page_shows_rooms_clients_and_state_and_its_actions_work(monitored: Server,
+async def test_the_page_shows_rooms_clients_and_state_and_its_actions_work(tools_server: Server,
                                                                            browser: Browser) -> None:
-    base = f"http://127.0.0.1:{monitored.port}"
-    ARTIFACTS.mkdir(exist_ok=True)
+    base = f"http://127.0.0.1:{tools_server.port}"
     async with Client(base) as ann_side, Client(base) as bob_side:
         ann = await ann_side.join_or_create("state_room", {"name": "Ann"})
         await browser("open", url=f"{base}/monitor")
@@ -77,7 +45,7 @@ async def test_the_page_shows_rooms_clients_and_state_and_its_actions_work(monit
         await browser("click", selector="#dispose")
         assert await chat.wait_for_leave() == 4000
         await browser("waitGone", selector="#rooms td", text=chat.room_id)
-        assert chat.room_id not in monitored.matchmaker.engines
+        assert chat.room_id not in tools_server.matchmaker.engines
     assert await browser("errors") == []
 
 

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from pyseus.client import Client
 from tests.redis_server import free_port
@@ -99,10 +100,25 @@ async def test_a_server_of_your_own_with_routes_and_static_files(tmp_path: Path)
                 assert resp.status == 200 and await resp.json() == []
             async with http.get(f"{base}/static/index.html") as resp:
                 assert resp.status == 200 and await resp.text() == "<h1>game</h1>"
+            async with http.get(f"{base}/playground/api/rooms") as resp:
+                assert resp.status == 404           # (not without --playground or --dev)
         async with Client(base) as client:
             room = await client.join_or_create("echo")
             room.send("hi")
             assert await room.wait_for_message("hi") == "v1"
+    finally:
+        output = await _stop(proc)
+    assert proc.returncode == 0 and "Traceback" not in output, output
+
+
+@pytest.mark.parametrize("flag", ["--playground", "--dev"])
+async def test_the_playground_flags(tmp_path: Path, flag: str) -> None:
+    _write_app(tmp_path, "v1")
+    proc, base = await _start(tmp_path, "app:make", flag)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/playground/api/rooms") as resp:
+                assert resp.status == 200 and (await resp.json())["roomTypes"] == ["echo"]
     finally:
         output = await _stop(proc)
     assert proc.returncode == 0 and "Traceback" not in output, output
