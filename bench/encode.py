@@ -1,13 +1,16 @@
 """Encode/decode benchmark on the standard workload, against @colyseus/schema on Node.
 
     python -m bench.encode [--sizes 100,1000,10000] [--ks 1,10,100] [--runs 5] [--run-ms 200]
-                           [--impls schema,slots,node-v3,node-v5] [--quick]
+                           [--impls schema,schema-bulk,slots,node-v3,node-v5] [--quick]
 
 For every (N, K) each implementation runs in its own process, back to back, so
 the ratios compare numbers taken under the same conditions:
 
 * ``schema``: this package (mutation through the tracked setters, ``encode()``,
   our ``Decoder``; ``encode_all()`` and a fresh decode for a joining client);
+* ``schema-bulk``: the same moves as a numpy game loop (positions in arrays,
+  the new values handed over as columns with ``set_fields``; needs numpy:
+  ``pip install -e ".[bench]"``), the same patches byte for byte;
 * ``slots``: the same players as plain ``__slots__`` objects, mutated the same
   way: the Python limit for the mutate step;
 * ``node-v3`` / ``node-v5``: @colyseus/schema 3.0.76 and 5.0.34 (bench/node).
@@ -34,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.schema_workload import SchemaWorkload  # noqa: E402
+from bench.schema_workload import BulkWorkload, SchemaWorkload  # noqa: E402
 from bench.workload import SlotsWorkload, Workload, check_test_vectors  # noqa: E402
 from pyseus.schema import Decoder, Encoder, Reflection  # noqa: E402
 from pyseus.schema.wire import Reader, TypeCode, encode_primitive  # noqa: E402
@@ -65,7 +68,7 @@ def run_python(impl: str, n: int, k: float, runs: int, run_ms: float) -> dict[st
         work: Workload = SlotsWorkload(n, k)
         encoder = decoder = client = None
     else:
-        work = SchemaWorkload(n, k)
+        work = BulkWorkload(n, k) if impl == "schema-bulk" else SchemaWorkload(n, k)
         encoder = Encoder(work.state)
         handshake = Reflection.encode(work.state)
         client = Reflection.decode(handshake)
@@ -151,21 +154,25 @@ def ensure_node_packages() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True)
 
 
-def check_wire_identity(n: int, k: float, ticks: int = 100) -> None:
-    """Our patches for the first ticks are byte for byte those of @colyseus/schema 3.x."""
-    work = SchemaWorkload(n, k)
-    enc = Encoder(work.state)
-    enc.encode_all()
-    enc.encode()
-    h = hashlib.sha256()
-    for _ in range(ticks):
-        work.step()
-        h.update(enc.encode())
+def check_wire_identity(n: int, k: float, bulk: bool, ticks: int = 100) -> None:
+    """Our patches for the first ticks (of the per-field path, and of the bulk one
+    when it is measured) are byte for byte those of @colyseus/schema 3.x."""
+    digests = set()
+    for workload in (SchemaWorkload, BulkWorkload) if bulk else (SchemaWorkload,):
+        work = workload(n, k)
+        enc = Encoder(work.state)
+        enc.encode_all()
+        enc.encode()
+        h = hashlib.sha256()
+        for _ in range(ticks):
+            work.step()
+            h.update(enc.encode())
+        digests.add(h.hexdigest())
     ref = subprocess.run(["node", "schema_bench.mjs", "--impl", "v3", "--n", str(n), "--k", str(k),
                           "--patch-digest", str(ticks)], cwd=NODE_DIR, capture_output=True, text=True,
                          timeout=120, check=True)
     want = json.loads(ref.stdout)["digest"]
-    if h.hexdigest() != want:
+    if digests != {want}:
         raise AssertionError(f"patches differ from @colyseus/schema 3.x (N={n} K={k}, {ticks} ticks)")
 
 
@@ -199,19 +206,21 @@ def print_tables(cells: dict[tuple[int, float], dict[str, dict[str, float]]], im
                   f"{m['bytes']:,.0f} | {fmt(m.get('encode_all_ns'))} | {m.get('full_bytes', 0):,.0f} | "
                   f"{fmt(m.get('decode_all_ns'))} |")
     print("\n## Ratios (measured in this run)\n")
-    print("| N | K% | encode ÷ v5 (≤ 0.5) | encode ÷ v3 (≤ 0.2) | mutate ÷ slots (≤ 1.5) | bytes ÷ v3 |")
-    print("|---|---|---|---|---|---|")
+    print("| N | K% | encode ÷ v5 (≤ 0.5) | encode ÷ v3 (≤ 0.2) | mutate ÷ slots (≤ 1.5) | bytes ÷ v3 "
+          "| mutate+encode ÷ v5: schema / schema-bulk (bulk < 1) |")
+    print("|---|---|---|---|---|---|---|")
     for (n, k), by_impl in cells.items():
-        ours = by_impl.get("schema")
-        if ours is None:
-            continue
 
-        def ratio(key: str, other: str) -> str:
-            ref = by_impl.get(other)
-            return f"{ours[key] / ref[key]:.2f}" if ref and ref[key] else "-"
+        def ratio(ours: str, key: str, other: str) -> str:
+            mine, ref = by_impl.get(ours), by_impl.get(other)
+            if not mine or not ref:
+                return "-"
+            keys = ("mutate", "encode") if key == "tick" else (key,)
+            return f"{sum(mine[k] for k in keys) / sum(ref[k] for k in keys):.2f}"
 
-        print(f"| {n} | {k:g} | {ratio('encode', 'node-v5')} | {ratio('encode', 'node-v3')} | "
-              f"{ratio('mutate', 'slots')} | {ratio('bytes', 'node-v3')} |")
+        print(f"| {n} | {k:g} | {ratio('schema', 'encode', 'node-v5')} | {ratio('schema', 'encode', 'node-v3')} | "
+              f"{ratio('schema', 'mutate', 'slots')} | {ratio('schema', 'bytes', 'node-v3')} | "
+              f"{ratio('schema', 'tick', 'node-v5')} / {ratio('schema-bulk', 'tick', 'node-v5')} |")
 
 
 def main() -> None:
@@ -220,7 +229,7 @@ def main() -> None:
     parser.add_argument("--ks", default="1,10,100")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--run-ms", type=float, default=200)
-    parser.add_argument("--impls", default="schema,slots,node-v3,node-v5")
+    parser.add_argument("--impls", default="schema,schema-bulk,slots,node-v3,node-v5")
     parser.add_argument("--quick", action="store_true", help="N=100,1000, K=1,10, 3 runs of 100 ms")
     parser.add_argument("--json", help="also append the raw results to this file (JSON lines)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
@@ -240,7 +249,7 @@ def main() -> None:
     for n in map(int, args.sizes.split(",")):
         for k in map(float, args.ks.split(",")):
             if with_node:
-                check_wire_identity(n, k)
+                check_wire_identity(n, k, bulk="schema-bulk" in impls)
             for impl in impls:
                 result = run_in_process(impl, n, k, args.runs, args.run_ms)
                 if args.json:

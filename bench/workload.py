@@ -109,10 +109,19 @@ class Workload(ABC):
             key, _ = self.live[self.head]
             self.head += 1
             if self.head > 4096 and self.head * 2 > len(self.live):
-                self.live = self.live[self.head:]
-                self.head = 0
+                self.compact()
             self.remove(key)
             self._add()
+        self.move(t)
+        self.set_tick(t)
+
+    def compact(self) -> None:
+        """Drop the players gone before the head from ``live``."""
+        self.live = self.live[self.head:]
+        self.head = 0
+
+    def move(self, t: int) -> None:
+        """Move tick t's K % of the players."""
         n, m, table, live, head = self.n, self.m, TABLE, self.live, self.head
         c = ((t - 1) * m) % n
         for j in range(m):
@@ -121,7 +130,6 @@ class Workload(ABC):
             p.x = (p.x + 1 + 4 * table[b & TABLE_MASK]) % 1000
             p.y = (p.y + 1 + 4 * table[(b + 1) & TABLE_MASK]) % 1000
             p.angle = (p.angle + 0.1 + table[(b + 2) & TABLE_MASK]) % TWO_PI
-        self.set_tick(t)
 
     def players(self) -> Iterator[tuple[str, Any]]:
         for i in range(self.head, len(self.live)):

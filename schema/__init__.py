@@ -13,6 +13,7 @@ from .callbacks import Callbacks
 from .changes import Change
 from .decoder import Decoder
 from ._encoder import Encoder
+from ._schema_core import set_fields
 from .errors import DecodeError, EncodeError, SchemaError, WireError
 from .reflection import Reflection
 from ._views import StateView
@@ -22,7 +23,7 @@ from .types import (
 )
 
 __all__ = [
-    "Schema", "MapSchema", "ArraySchema", "SetSchema", "CollectionSchema", "field",
+    "Schema", "MapSchema", "ArraySchema", "SetSchema", "CollectionSchema", "field", "set_fields",
     "string", "number", "boolean", "int8", "uint8", "int16", "uint16", "int32", "uint32",
     "int64", "uint64", "float32", "float64", "bigint64", "biguint64",
     "Encoder", "Decoder", "Reflection", "Callbacks", "Change", "StateView",

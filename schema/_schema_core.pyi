@@ -1,6 +1,6 @@
 # Type stub of Schema instances' compiled core (schema/_schema_core.pyx).
 import builtins
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 from ._tracking import Ref
 from ._fieldtype import FieldType
@@ -42,4 +42,5 @@ class SchemaCore(Ref):
     def _raw_set(self, index: int, value: Any) -> None: ...
     def _raw_values(self) -> list[Any]: ...
 
+def set_fields(objects: Iterable[Any], indices: Iterable[int] | None = None, **columns: Iterable[Any]) -> None: ...
 def _rebuild(cls: builtins.type, values: dict[str, Any]) -> Any: ...

@@ -8,7 +8,8 @@ the instance's slots, and every write goes through ``SchemaCore.__setattr__``,
 which checks the value, compares it with the current one and records the wire
 op for that field index (first-touch order, with the 3.x merge rule).
 """
-from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_STRIDES, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.long cimport PyLong_AsLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
@@ -477,3 +478,147 @@ cdef int write_shared_changes(SchemaCore s, Tracker enc, Buf* b) except -1:
         s.rec[s.rec[j].order].op = OP_NONE
     s.nops = 0
     return 0
+
+
+# ---- bulk assignment ----------------------------------------------------------
+
+cdef list _as_list(object values, str what):
+    # A list of plain Python values from a list, a tuple, any iterable, or a 1-D
+    # buffer (numpy arrays, array.array): a buffer converts in one C call.
+    cdef object view
+    if type(values) is list:
+        return <list>values
+    if type(values) is tuple:
+        return list(values)
+    try:
+        view = memoryview(values)
+    except TypeError:
+        return list(values)
+    if view.ndim != 1:
+        raise ValueError(f"{what}: expected one dimension, got {view.ndim}")
+    return view.tolist()
+
+
+cdef bint _get_buffer(object values, Py_buffer* view, str kind) except -1:
+    # A 1-D buffer of C doubles ("d") or 64-bit ints ("q"/"l", kind "i"), read in
+    # place (numpy arrays, array.array; strides allowed); False for anything else.
+    cdef bytes fmt
+    if not PyObject_CheckBuffer(values):
+        return False
+    PyObject_GetBuffer(values, view, PyBUF_FORMAT | PyBUF_STRIDES)
+    fmt = view.format if view.format != NULL else b"B"
+    if view.ndim == 1 and view.itemsize == 8 and fmt.lstrip(b"@=<") in ((b"d",) if kind == "d" else (b"q", b"l")):
+        return True
+    PyBuffer_Release(view)
+    return False
+
+
+def set_fields(objects, indices=None, **columns):
+    """Assign columns of values to fields of many Schema instances in one call.
+
+    ``set_fields(players, x=xs, y=ys)`` does ``players[j].x = xs[j]`` and
+    ``players[j].y = ys[j]`` for every j; with ``indices``,
+    ``players[indices[j]].x = xs[j]``. Columns (and ``indices``) are lists,
+    tuples, numpy arrays, ``array.array`` or any 1-D buffer (float64 columns
+    and int64 indices are read in place). Every value is checked as an
+    assignment would check it, and the patches are byte for byte those of the
+    same assignments made one by one, in the order ``for j: for each keyword``;
+    a bad value raises, after the assignments before it in that order."""
+    cdef list objs = _as_list(objects, "objects")
+    cdef Py_ssize_t nobjs = len(objs)
+    cdef Py_ssize_t ncols = len(columns)
+    cdef Py_ssize_t n, j, k, c
+    cdef Py_buffer index_buffer
+    cdef bint index_in_place = False
+    cdef list idx = None
+    cdef Py_buffer* buffers = NULL
+    cdef bint* in_place = NULL
+    cdef bint* float_field = NULL
+    cdef list names = list(columns)
+    cdef list lists = [None] * ncols
+    cdef list fields = [None] * ncols
+    cdef object obj, last_type = None, old
+    cdef double d
+    cdef Field f
+    cdef PyObject* fp
+    if ncols == 0:
+        return
+    if ncols > MAX_FIELDS:
+        raise ValueError(f"at most {MAX_FIELDS} columns")
+    buffers = <Py_buffer*>PyMem_Malloc(ncols * sizeof(Py_buffer))
+    in_place = <bint*>PyMem_Malloc(ncols * sizeof(bint))
+    float_field = <bint*>PyMem_Malloc(ncols * sizeof(bint))
+    if buffers == NULL or in_place == NULL or float_field == NULL:
+        PyMem_Free(buffers)
+        PyMem_Free(in_place)
+        PyMem_Free(float_field)
+        raise MemoryError()
+    for c in range(ncols):
+        in_place[c] = False
+    try:
+        if indices is None:
+            n = nobjs
+        elif _get_buffer(indices, &index_buffer, "i"):
+            index_in_place = True
+            n = index_buffer.shape[0]
+        else:
+            idx = _as_list(indices, "indices")
+            n = len(idx)
+        for j in range(n):
+            if idx is not None:
+                k = idx[j]
+            elif index_in_place:
+                k = (<long long*>(<char*>index_buffer.buf + j * index_buffer.strides[0]))[0]
+            else:
+                break
+            if k < 0 or k >= nobjs:
+                raise IndexError(f"indices[{j}] = {k} is outside the {nobjs} objects")
+        for c in range(ncols):
+            name = names[c]
+            in_place[c] = _get_buffer(columns[name], &buffers[c], "d")
+            if in_place[c]:
+                k = buffers[c].shape[0]
+            else:
+                lists[c] = _as_list(columns[name], name)
+                k = len(<list>lists[c])
+            if k != n:
+                raise ValueError(f"column {name!r} has {k} values for {n} objects")
+        for j in range(n):
+            if idx is not None:
+                obj = objs[<Py_ssize_t>idx[j]]
+            elif index_in_place:
+                obj = objs[(<long long*>(<char*>index_buffer.buf + j * index_buffer.strides[0]))[0]]
+            else:
+                obj = objs[j]
+            if type(obj) is not last_type:
+                if not isinstance(obj, SchemaCore):
+                    raise TypeError(f"set_fields: {type(obj).__name__} is not a Schema instance")
+                for c in range(ncols):
+                    fp = (<SchemaCore>obj)._field_at(names[c])
+                    if fp == NULL:
+                        raise AttributeError(f"{type(obj).__name__} has no field {names[c]!r}")
+                    f = <Field>fp
+                    fields[c] = f
+                    float_field[c] = f.code == FLOAT32 or f.code == FLOAT64 or f.code == NUMBER
+                last_type = type(obj)
+            for c in range(ncols):
+                f = <Field>fields[c]
+                if not in_place[c]:
+                    (<SchemaCore>obj).assign(f, (<list>lists[c])[j])
+                    continue
+                d = (<double*>(<char*>buffers[c].buf + j * buffers[c].strides[0]))[0]
+                if float_field[c]:
+                    # (an unchanged value costs no Python float)
+                    old = <object>slot_get(<SchemaCore>obj, f.offset)
+                    if PyFloat_CheckExact(old) and PyFloat_AS_DOUBLE(old) == d:
+                        continue
+                (<SchemaCore>obj).assign(f, PyFloat_FromDouble(d))
+    finally:
+        for c in range(ncols):
+            if in_place[c]:
+                PyBuffer_Release(&buffers[c])
+        if index_in_place:
+            PyBuffer_Release(&index_buffer)
+        PyMem_Free(buffers)
+        PyMem_Free(in_place)
+        PyMem_Free(float_field)
