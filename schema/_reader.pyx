@@ -1,5 +1,5 @@
 """Reading the @colyseus/schema wire format: the primitive encodings, and the
-decoder's most frequent step (a run of primitive field ops in a Schema block).
+decoder's most frequent step (runs of primitive field ops in Schema blocks).
 
 Every read is bounds-checked and raises ``DecodeError`` with the offset.
 """
@@ -24,11 +24,12 @@ from ._spec cimport (
 
 from .errors import DecodeError
 
-__all__ = ["Reader", "apply_primitive_ops"]
+__all__ = ["Reader", "apply_schema_runs"]
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     object PyType_GenericAlloc(PyTypeObject* t, Py_ssize_t n)
+    void PyObject_GC_UnTrack(void* op)
 
 # The wire is little-endian; fixed-width values are copied out with memcpy,
 # which needs a little-endian host (x86-64, arm64).
@@ -174,37 +175,65 @@ cdef inline double _float(const unsigned char* p, size_t n) noexcept:
     return d
 
 
-def apply_primitive_ops(Reader r, SchemaCore ref, object refid, list changes, type change):
-    """Apply the ops at ``r.pos`` that set a primitive field of ``ref`` (ADD,
-    REPLACE or DELETE_AND_ADD), recording a ``change`` for each value that is not
-    the previous object; stop at the first byte that is anything else (a
-    SWITCH_TO_STRUCTURE, a DELETE, a structure field, an unknown field), which
-    the decoder's general path then reads. Most of a patch is such ops."""
-    cdef SchemaInfo info = ref._info
+def apply_schema_runs(Reader r, dict refs, object ref, object refid, list changes, type change):
+    """Apply the ops at ``r.pos`` while they set primitive fields of Schema
+    instances (ADD, REPLACE or DELETE_AND_ADD), following SWITCH_TO_STRUCTURE to
+    other known Schema instances, and record a ``change`` for each value that is
+    not the previous object. Return ``(ref, refid)``, the structure whose block
+    the decoder's general path resumes at ``r.pos``: on anything else (a DELETE,
+    a structure field, an unknown field, a collection's op, a switch to a
+    collection or to an unknown refId, or a malformed refId, which the general
+    path then reports). Most of a patch is such runs."""
+    cdef SchemaInfo info
     cdef int b, op, index, code
-    cdef object value, prev
+    cdef Py_ssize_t at
+    cdef object value, prev, nxt, rid
     if not issubclass(change, tuple):
         raise TypeError("change must be a tuple subclass (the decoder's Change)")
     while 0 <= r.pos < r.end:
         b = r.d[r.pos]
+        if b == SWITCH_TO_STRUCTURE:
+            if not isinstance(ref, SchemaCore):
+                return ref, refid           # (the general path ends a collection's block)
+            at = r.pos
+            r.pos += 1
+            try:
+                rid = r.index("refId")
+            except DecodeError:
+                r.pos = at
+                return ref, refid
+            nxt = refs.get(rid)
+            if not isinstance(nxt, SchemaCore):
+                r.pos = at
+                return ref, refid
+            ref, refid = nxt, rid
+            continue
+        if not isinstance(ref, SchemaCore):
+            return ref, refid
+        info = (<SchemaCore>ref)._info
         op = b & 0xC0
         index = b & 0x3F
-        if b == SWITCH_TO_STRUCTURE or op == OP_DELETE or index >= info.nfields:
-            return
+        if op == OP_DELETE or index >= info.nfields:
+            return ref, refid
         code = info.codes[index]
         if code > T_LAST_PRIMITIVE:
-            return
+            return ref, refid
         r.pos += 1
         value = r.primitive(code)
-        prev = raw_put(ref, index, value)
+        prev = raw_put(<SchemaCore>ref, index, value)
         if value is not prev:
             changes.append(_change(change, ref, refid, op, (<Field>info.fields[index]).name, value, prev))
+    return ref, refid
 
 
 cdef object _change(type cls, object ref, object refid, int op, object key, object value, object prev):
     # cls(ref, refid, op, key, value, prev) for a tuple subclass (a NamedTuple),
-    # without the Python-level __new__ it gets
+    # without the Python-level __new__ it gets. Left out of the cycle collector:
+    # a patch makes thousands of these short-lived records, and tracked they made
+    # the collector walk the whole state every few hundred ops (a third of the
+    # decoding time); nothing a change holds refers back to it.
     cdef object t = PyType_GenericAlloc(<PyTypeObject*>cls, 6)
+    PyObject_GC_UnTrack(<void*>t)
     _set(t, 0, ref)
     _set(t, 1, refid)
     _set(t, 2, op)

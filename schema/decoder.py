@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from ._collections import ArraySchema, CollectionSchema, MapSchema, SetSchema
 from ._context import type_ids
 from ._tracking import Ref
-from ._reader import Reader, apply_primitive_ops
+from ._reader import Reader, apply_schema_runs
 from ._schema_core import SchemaCore
 from ._spec import Marker, Operation, TypeCode
 from .callbacks import Callbacks
@@ -96,6 +96,10 @@ class Decoder(Generic[T]):
         error: DecodeError | None = None
         try:
             while r.pos < r.end:
+                # most ops set primitive fields of Schema instances: applied in compiled code
+                ref, refid = apply_schema_runs(r, self.refs, ref, refid, changes, Change)
+                if r.pos >= r.end:
+                    break
                 if r.data[r.pos] == _SWITCH:
                     r.pos += 1
                     self._end_block(ref)
@@ -111,10 +115,6 @@ class Decoder(Generic[T]):
                     ref, refid = nxt, rid
                     continue
                 if isinstance(ref, SchemaCore):
-                    # most ops set primitive fields: applied in compiled code
-                    apply_primitive_ops(r, ref, refid, changes, Change)
-                    if r.pos >= r.end or r.data[r.pos] == _SWITCH:
-                        continue
                     if not self.strict and (r.data[r.pos] & 0x3F) >= type(ref).__schema_info__.nfields:
                         log.warning("%s has no field #%d (at byte %d); skipping the rest of its block",
                                     type(ref).__name__, r.data[r.pos] & 0x3F, r.pos)
