@@ -3,8 +3,9 @@
 Shared by ``pyseus.server`` and ``pyseus.client``, which never import each
 other: frame codes and close/error codes (``codes``), frame builders and
 parsers (``frames``), MessagePack as Colyseus clients write it
-(``messagepack``), the JSON of HTTP matchmaking (``matchmaking``), and what
-differs between the client generations 0.16, 0.17 and 0.18 (``generations``).
+(``messagepack``), the JSON of HTTP matchmaking (``matchmaking``), what
+differs between the client generations 0.16, 0.17 and 0.18 (``generations``),
+and the WebSocket framing underneath (``websocket``).
 """
 from .codes import MAX_CLOSE_REASON, CloseCode, ErrorCode, Protocol, ResponseStatus, close_reason
 from .errors import MessagePackError, ProtocolError

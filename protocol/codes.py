@@ -33,9 +33,12 @@ class CloseCode(IntEnum):
     """WebSocket close codes."""
     NORMAL_CLOSURE = 1000
     GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
     NO_STATUS = 1005
     ABNORMAL_CLOSURE = 1006
+    INVALID_DATA = 1007
     MESSAGE_TOO_BIG = 1009
+    SERVER_ERROR = 1011
     CONSENTED = 4000
     SERVER_SHUTDOWN = 4001          # 0.17+
     WITH_ERROR = 4002

@@ -6,6 +6,7 @@ This is the only module that knows aiohttp; it implements the contract of
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -15,13 +16,13 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from pyseus.protocol import CloseCode, ErrorCode, close_reason, error_body, generations
+from pyseus.protocol import CloseCode, ErrorCode, close_reason, error_body, generations, websocket
 
 from .cors import CorsPolicy
 from .limits import AddressLimiter, Limits, LogOnce, Networks, client_address
-from .transport import Transport, TransportHost
+from .transport import SocketHandler, Transport, TransportHost
 
 __all__ = ["WebSocketTransport"]
 
@@ -43,38 +44,47 @@ def _frame_header(n: int) -> bytes:
 
 
 class _Connection:
-    """One aiohttp WebSocket as the rooms see it (a ``Connection``): non-blocking send and close.
+    """One room socket as the rooms see it (a ``Connection``), and its reader.
 
-    Binary frames are written straight to the socket's transport, whole and in
-    order (no task switch per frame: a patch goes to every client of a room in
-    one pass). aiohttp still handles the handshake, reading, pings and the
-    close handshake; its frames are whole writes too, so they never interleave
-    with ours.
+    aiohttp answers the HTTP request and hands the upgraded connection's bytes
+    to this object (``feed_data``, aiohttp's payload-parser interface). They
+    are parsed here (``pyseus.protocol.websocket``) and each message goes to
+    the session at once: no queue and no task switch per message, which is
+    where aiohttp's own WebSocket reader spent most of a room server's time
+    when clients send input. Frames are written straight to the transport,
+    whole and in order. Pings, pongs and the close handshake are handled here.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, remote_address: str,
-                 max_buffered: int) -> None:
-        self._ws = ws
-        self._transport = request.transport
+    def __init__(self, transport: asyncio.Transport, remote_address: str, max_buffered: int,
+                 max_payload: int) -> None:
+        self._transport = transport
         self.remote_address = remote_address
         self._max_buffered = max_buffered
-        self._closing: tuple[int, str] | None = None
-        self._closer: asyncio.Task[None] | None = None
+        self._parser = websocket.FrameParser(max_payload, masked=True)
+        self.session: SocketHandler | None = None
+        self._closing: tuple[int, str] | None = None     # the close we started (code, reason)
+        self._reading = True
+        self.close_code: int | None = None               # what the session is told at the end
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._previous: Any = None       # the protocol before take_over()
         self.missed_pings = 0
         self.pings: list[bytes] = []         # payloads of the pings not answered yet
 
     @property
     def open(self) -> bool:
-        return self._closing is None and not self._ws.closed
+        return self._closing is None and not self.done.done()
 
     @property
     def buffered(self) -> int:
         transport = self._transport
-        return transport.get_write_buffer_size() if transport is not None and not transport.is_closing() else 0
+        return transport.get_write_buffer_size() if not transport.is_closing() else 0
+
+    # ---- the rooms' side -------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
         transport = self._transport
-        if not self.open or transport is None or transport.is_closing():
+        if not self.open or transport.is_closing():
             return
         if transport.get_write_buffer_size() > self._max_buffered:
             log.warning("dropping %s: %d bytes are waiting to be sent (limit send_buffer_bytes)",
@@ -84,20 +94,13 @@ class _Connection:
         transport.write(_frame_header(len(data)) + data)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
-        if self._closing is None and not self._ws.closed:
-            # a close frame always carries a code here (1000 when none is given)
-            self._closing = (code if code is not None else CloseCode.NORMAL_CLOSURE, reason)
-            self._closer = asyncio.ensure_future(self._close(*self._closing))
-
-    async def _close(self, code: int, reason: str) -> None:
-        try:
-            await asyncio.wait_for(self._ws.close(code=code, message=close_reason(reason)), _CLOSE_TIMEOUT)
-        except asyncio.TimeoutError:
-            self.terminate()        # the peer does not answer the close
-        except (ConnectionError, RuntimeError):
-            return      # the peer is already gone
-        except Exception:
-            log.exception("closing the socket of %s failed", self.remote_address)
+        """Start the close handshake (1000 when no code is given); the peer has
+        ``_CLOSE_TIMEOUT`` seconds to answer before the connection is dropped."""
+        if self._closing is not None or self.done.done():
+            return
+        self._closing = (code if code is not None else CloseCode.NORMAL_CLOSURE, reason)
+        self._write(websocket.close_frame(self._closing[0], close_reason(reason)))
+        self._timer = asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT, self.terminate)
 
     def cut(self, code: int, reason: str = "") -> None:
         """Close at once, reading nothing more: the close frame, then the TCP connection.
@@ -106,23 +109,31 @@ class _Connection:
         answer while still parsing whatever it keeps sending.
         """
         transport = self._transport
-        if self._closing is not None or self._ws.closed or transport is None or transport.is_closing():
+        if self._closing is not None or self.done.done() or transport.is_closing():
             return
         self._closing = (code, reason)
-        payload = struct.pack("!H", code) + close_reason(reason)
+        self._reading = False
         transport.pause_reading()
-        transport.write(bytes((0x88, len(payload))) + payload)     # FIN + close opcode (<126 bytes)
+        transport.write(websocket.close_frame(code, close_reason(reason)))
         # Half-close: closing outright with unread bytes would send a reset, which
         # can destroy the close frame before the peer reads it.
         if transport.can_write_eof():
             transport.write_eof()
-        asyncio.get_running_loop().call_later(_CUT_GRACE, transport.abort)
+        self._timer = asyncio.get_running_loop().call_later(_CUT_GRACE, transport.abort)
 
     def terminate(self) -> None:
         """Drop the TCP connection without a close frame."""
-        self._closing = (CloseCode.ABNORMAL_CLOSURE, "")
-        if self._transport is not None:
-            self._transport.abort()
+        if self._closing is None:
+            self._closing = (CloseCode.ABNORMAL_CLOSURE, "")
+        self.close_code = CloseCode.ABNORMAL_CLOSURE
+        self._reading = False
+        self._transport.abort()
+
+    def ping(self) -> None:
+        payload = os.urandom(8)
+        self.pings.append(payload)
+        del self.pings[:-3]
+        self._write(websocket.frame(websocket.PING, payload))
 
     def pong(self, payload: bytes) -> None:
         """A PONG counts only when it answers one of our pings."""
@@ -130,16 +141,97 @@ class _Connection:
             self.pings.clear()
             self.missed_pings = 0
 
-    async def finish(self) -> None:
-        """The socket is done: make sure it is closed (bounded)."""
-        if self._closing is None:
-            self.close(CloseCode.NORMAL_CLOSURE)
-        if self._closer is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._closer), _CLOSE_TIMEOUT + 1)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._closer.cancel()
-                self.terminate()
+    def _write(self, data: bytes) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    # ---- the bytes of the upgraded connection ----------------------------------------------
+
+    def take_over(self) -> None:
+        """Become the connection's protocol: reads come here without passing through
+        aiohttp's request handler and our request deadline; the end of the connection
+        still goes to them (they clean up, and aiohttp then calls ``feed_eof``)."""
+        self._previous = self._transport.get_protocol()
+        self._transport.set_protocol(self)      # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self.feed_data(data)
+
+    def eof_received(self) -> bool:
+        return False            # (a peer that stops sending is done: close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._previous is not None:
+            self._previous.connection_lost(exc)
+        self.feed_eof()
+
+    def pause_writing(self) -> None:
+        if self._previous is not None:
+            self._previous.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._previous is not None:
+            self._previous.resume_writing()
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        # (aiohttp's payload-parser interface: the bytes that came with the request)
+        if not self._reading:
+            return False, b""
+        try:
+            messages = self._parser.feed(data)
+        except websocket.FrameError as e:
+            log.info("closing the socket of %s: %s", self.remote_address, e)
+            self.close_code = e.code
+            self.cut(e.code, e.reason)
+            return False, b""
+        session = self.session
+        for op, payload in messages:
+            if not self._reading:
+                break           # (cut by the session: a limit broken by an earlier message)
+            if op == websocket.BINARY or op == websocket.TEXT:
+                if session is not None and self._closing is None:
+                    try:
+                        session.on_frame(payload)
+                    except Exception:
+                        log.exception("the frame of %s failed", self.remote_address)
+                        self.close(CloseCode.SERVER_ERROR)
+            elif op == websocket.PING:
+                if self.open:
+                    self._write(websocket.frame(websocket.PONG, payload))
+            elif op == websocket.PONG:
+                self.pong(payload)
+            else:
+                self._peer_closed(payload)
+                break
+        return False, b""
+
+    def feed_eof(self) -> None:
+        # the TCP connection is gone (aiohttp's connection_lost)
+        self._reading = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.close_code is None:
+            self.close_code = self._closing[0] if self._closing is not None else CloseCode.ABNORMAL_CLOSURE
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _peer_closed(self, payload: bytes) -> None:
+        self._reading = False
+        try:
+            code, reason = websocket.parse_close(payload)
+        except websocket.FrameError as e:
+            self.close_code = e.code
+            self._write(websocket.close_frame(e.code, close_reason(e.reason)))
+        else:
+            if self._closing is not None:
+                self.close_code = self._closing[0]      # the answer to our close
+            else:
+                # The client closed: answer with the same status, or with an empty close
+                # frame when it sent none (then both sides see 1005, as with the reference).
+                self.close_code = code if code is not None else CloseCode.NO_STATUS
+                self._write(websocket.close_frame(code, close_reason(reason)))
+        self._transport.close()         # (the server closes the TCP connection first)
 
 
 class _RequestDeadline(asyncio.Protocol):
@@ -233,7 +325,7 @@ class WebSocketTransport(Transport):
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
         self._server: TransportHost | None = None
-        self._sockets: dict[web.WebSocketResponse, _Connection] = {}
+        self._sockets: dict[_Connection, _Connection] = {}
         self._deadlines: dict[object, _RequestDeadline] = {}     # by the connection's transport
         self._watcher: asyncio.Task[None] | None = None
         self._over_budget = LogOnce(log)
@@ -263,9 +355,11 @@ class WebSocketTransport(Transport):
             self._listener.close()
         if self._watcher is not None:
             self._watcher.cancel()
-        for ws in list(self._sockets):
-            with contextlib.suppress(asyncio.TimeoutError, ConnectionError, RuntimeError):
-                await asyncio.wait_for(ws.close(code=CloseCode.GOING_AWAY), _CLOSE_TIMEOUT)
+        conns = list(self._sockets)
+        for conn in conns:
+            conn.close(CloseCode.GOING_AWAY)
+        if conns:
+            await asyncio.wait([asyncio.shield(c.done) for c in conns], timeout=_CLOSE_TIMEOUT + 1)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -350,77 +444,56 @@ class WebSocketTransport(Transport):
             log.info("refused a room socket from %s: origin %r is not allowed", address,
                      request.headers.get("Origin"))
             return web.Response(status=403)
-        ws = web.WebSocketResponse(compress=False, max_msg_size=self.max_payload, autoping=False,
-                                   autoclose=False, heartbeat=None, timeout=_CLOSE_TIMEOUT)
-        await ws.prepare(request)
-        conn = _Connection(ws, request, address, self.limits.send_buffer_bytes)
-        self._sockets[ws] = conn
+        refused = _refuse_handshake(request)
+        if refused is not None:
+            return refused
+        transport = request.transport
+        if transport is None:
+            return web.Response(status=400)
+        response = web.StreamResponse(status=101, headers={
+            "Upgrade": "websocket", "Connection": "Upgrade",
+            "Sec-WebSocket-Accept": websocket.accept_key(request.headers["Sec-WebSocket-Key"])})
+        await response.prepare(request)
+        conn = _Connection(transport, address, self.limits.send_buffer_bytes, self.max_payload)
+        request.protocol.keep_alive(False)
+        self._sockets[conn] = conn
         segments = [s for s in request.path.split("/") if s]
         room_id = segments[-1] if len(segments) >= 1 and _TOKEN.fullmatch(segments[-1]) else ""
-        session = self._server.open_socket(conn, room_id, dict(request.query), request.headers)
-        pinger = asyncio.ensure_future(self._ping(ws, conn))
-        code: int | None = None
         try:
-            while True:
-                msg = await ws.receive()
-                if msg.type == WSMsgType.BINARY:
-                    session.on_frame(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    session.on_frame(msg.data.encode())
-                elif msg.type == WSMsgType.PING:
-                    if conn.open:
-                        await ws.pong(msg.data)
-                elif msg.type == WSMsgType.PONG:
-                    conn.pong(msg.data)
-                elif msg.type == WSMsgType.CLOSE:
-                    code = await self._answer_close(ws, request, msg.data, msg.extra or "")
-                    break
-                else:       # CLOSING, CLOSED, ERROR (too big: aiohttp closed with 1009)
-                    code = ws.close_code
-                    break
+            conn.session = self._server.open_socket(conn, room_id, dict(request.query), request.headers)
         except Exception:
-            log.exception("socket from %s failed", conn.remote_address)
+            log.exception("opening the socket of %s failed", address)
+            conn.close(CloseCode.SERVER_ERROR)
+        # The bytes that came after the request go to conn (aiohttp's payload-parser
+        # interface), then conn becomes the connection's protocol.
+        request.protocol.set_parser(conn)  # type: ignore[arg-type]
+        if transport.is_closing():
+            conn.feed_eof()         # (gone already: aiohttp had no reader to tell)
+        else:
+            conn.take_over()
+        pinger = asyncio.ensure_future(self._ping(conn))
+        try:
+            await conn.done
         finally:
             pinger.cancel()
-            self._sockets.pop(ws, None)
-            if code is None:
-                code = ws.close_code
-            if conn._closing is not None and (code is None or conn._closing[0] == CloseCode.ABNORMAL_CLOSURE):
-                code = conn._closing[0]         # we closed it (or dropped it)
-            await conn.finish()
-            await session.on_close(code)
-        return ws
+            self._sockets.pop(conn, None)
+            if conn.session is not None:
+                await conn.session.on_close(conn.close_code)
+        return response
 
-    async def _answer_close(self, ws: web.WebSocketResponse, request: web.Request, code: int, reason: str) -> int:
-        # The client closed: answer with the same status, or with an empty close
-        # frame when it sent none (then both sides see 1005, as with the reference).
-        if code:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(ws.close(code=code, message=close_reason(reason or "")), _CLOSE_TIMEOUT)
-            return int(code)
-        with contextlib.suppress(ConnectionError, RuntimeError):     # the peer is already gone
-            await ws.send_frame(b"", WSMsgType.CLOSE)
-        if request.transport is not None:
-            request.transport.close()
-        return CloseCode.NO_STATUS
-
-    async def _ping(self, ws: web.WebSocketResponse, conn: _Connection) -> None:
+    async def _ping(self, conn: _Connection) -> None:
         # Ping every interval; a client that missed ping_max_retries pings is dropped.
         # Each ping carries fresh random bytes, which only a real answer echoes.
-        try:
-            while not ws.closed:
-                await asyncio.sleep(self.ping_interval)
-                if conn.missed_pings >= self.ping_max_retries:
-                    log.info("dropping %s: no pong", conn.remote_address)
-                    conn.terminate()
-                    return
-                conn.missed_pings += 1
-                payload = os.urandom(8)
-                conn.pings.append(payload)
-                del conn.pings[:-self.ping_max_retries - 1]
-                await ws.ping(payload)
-        except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            return      # the socket closed: nothing left to ping
+        while conn.open:
+            await asyncio.sleep(self.ping_interval)
+            if not conn.open:
+                return
+            if conn.missed_pings >= self.ping_max_retries:
+                log.info("dropping %s: no pong", conn.remote_address)
+                conn.terminate()
+                return
+            conn.missed_pings += 1
+            conn.ping()
 
     async def _watch_buffers(self) -> None:
         # The per-socket cap bounds one client; this bounds them all together, by
@@ -446,3 +519,20 @@ class WebSocketTransport(Transport):
 def _json(data: Any, headers: dict[str, str], status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(data, separators=(",", ":")).encode(), headers=headers, status=status,
                         content_type="application/json")
+
+
+def _refuse_handshake(request: web.Request) -> web.Response | None:
+    # The opening handshake of RFC 6455 (4.2.1): what makes a request a WebSocket upgrade.
+    headers = request.headers
+    if request.method != "GET" or "upgrade" not in headers.get("Connection", "").lower():
+        return web.Response(status=400, text="not a WebSocket upgrade")
+    if headers.get("Sec-WebSocket-Version") != "13":
+        return web.Response(status=426, headers={"Sec-WebSocket-Version": "13"}, text="WebSocket version 13 only")
+    key = headers.get("Sec-WebSocket-Key", "")
+    try:
+        valid = len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:
+        valid = False
+    if not valid:
+        return web.Response(status=400, text="bad Sec-WebSocket-Key")
+    return None

@@ -69,7 +69,7 @@ async def test_clients_join_with_a_token_and_a_chosen_method(start_server) -> No
     live = await start_server({"guarded": Guarded})
     room = await live.create_room("guarded")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", live.endpoint, "--room", room.room_id,
+        sys.executable, "-m", "pyseus.client.loadtest", "--endpoint", live.endpoint, f"--room={room.room_id}",
         "--method", "join_by_id", "--auth-token", "let-me-in", "--clients", "4", "--duration", "2", "--json",
         "--quiet", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
