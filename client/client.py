@@ -111,7 +111,7 @@ class Client:
         room: Room[Any] = Room(seat.name, seat.room_id, seat.session_id, state_cls=state_cls,
                                decode_state=self.decode_state)
         room.max_frame_size = self.max_frame_size
-        await room._connect(self._http(), self._ws_url(seat), self._socket_headers(), self.timeout)
+        await room._connect(self._ws_url(seat), self._socket_headers(), self.timeout)
         self._rooms.add(room)
         room.on_leave(lambda code: self._rooms.discard(room))
         return room

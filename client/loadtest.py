@@ -22,6 +22,7 @@ import argparse
 import array
 import asyncio
 import collections
+import heapq
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
+from pyseus import protocol
 from pyseus.loop import LOOPS, event_loop_factory
 
 from .client import Client
@@ -88,6 +90,8 @@ class LoadTest:
         self.sent = 0
         self.intervals = array.array("d")      # ms between patches, per room
         self._last_patch: dict[int, float] = {}
+        # (when, n, room): the next message of each sending room, for the one sender task
+        self._due: list[tuple[float, int, Room[Any]]] = []
 
     async def run(self) -> dict[str, Any]:
         ramp = self.ramp if self.ramp is not None else self.clients / 100
@@ -99,6 +103,7 @@ class LoadTest:
         deadline = start + self.duration
         tasks: list[asyncio.Task[None]] = []
         reporter = asyncio.ensure_future(self._report_progress(start)) if self.progress else None
+        sender = asyncio.ensure_future(self._send_messages()) if self.send_rate > 0 else None
         try:
             for i in range(self.clients):
                 due = start + (ramp * i / self.clients if self.clients else 0)
@@ -121,6 +126,9 @@ class LoadTest:
             counted = {k: totals[k] - base[k] for k in ("messages", "patches", "bytes")}
             for task in tasks:
                 task.cancel()
+            if sender is not None:
+                tasks.append(sender)
+                sender.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if reporter is not None:
                 reporter.cancel()
@@ -164,12 +172,25 @@ class LoadTest:
         room.on_state_change(lambda state: self._patch_arrived(key))
         room.on_leave(lambda code: self.closed.update([code]) if time.monotonic() < deadline else None)
         if self.send_rate > 0:
-            period = 1 / self.send_rate
-            await asyncio.sleep(random.uniform(0, period))
-            while room.connected:
-                room.send(self.message_type, self.message)
-                self.sent += 1
-                await asyncio.sleep(period)
+            heapq.heappush(self._due, (time.monotonic() + random.uniform(0, 1 / self.send_rate), key, room))
+
+    async def _send_messages(self) -> None:
+        # One task sends for every client: each at its own phase, send_rate times a
+        # second (a task per client would cost the generator a wakeup per message).
+        period = 1 / self.send_rate
+        step = min(period / 4, 0.005)
+        due = self._due
+        frame = protocol.room_data(self.message_type, self.message)     # (the same bytes every time)
+        while True:
+            now = time.monotonic()
+            while due and due[0][0] <= now:
+                when, key, room = heapq.heappop(due)
+                if room.connected:
+                    room._queue(frame)
+                    self.sent += 1
+                    # (late by more than a period: skip ahead rather than send a burst)
+                    heapq.heappush(due, (max(when + period, now), key, room))
+            await asyncio.sleep(step)
 
     def _patch_arrived(self, key: int) -> None:
         now = time.monotonic()

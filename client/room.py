@@ -16,6 +16,7 @@ messages sent meanwhile are kept (up to ``reconnection.max_enqueued``), and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,13 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import aiohttp
-
 from pyseus import protocol
 from pyseus._callbacks import Tasks, fire, remover
 from pyseus.protocol import CloseCode, MessageType, ResponseStatus
 from pyseus.schema import Callbacks, Decoder, DecodeError, Reflection, Schema
 
+from .connection import WebSocket
 from .errors import MatchMakeError, RequestError, RoomLeftError
 
 __all__ = ["Room", "RoomStats", "Reconnection", "DEFAULT_MAX_FRAME_SIZE"]
@@ -103,11 +103,10 @@ class Room(Generic[S]):
         self._state_cls = state_cls
         self.decode_state = decode_state       # False: count state frames, never decode them (load tests)
         self._decoder: Decoder[Any] | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        # (session, url, headers, timeout): how to open the socket again
-        self._socket: tuple[aiohttp.ClientSession, str, dict[str, str], float] | None = None
+        self._ws: WebSocket | None = None
+        # (url, headers, timeout): how to open the socket again
+        self._socket: tuple[str, dict[str, str], float] | None = None
         self.max_frame_size = DEFAULT_MAX_FRAME_SIZE
-        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._offline: list[bytes] = []          # sent while the connection is down
         self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -250,7 +249,10 @@ class Room(Generic[S]):
             except TimeoutError:
                 log.warning("room %s: no close after LEAVE_ROOM in %ss; closing", self.room_id, timeout)
         if self._ws is not None:
-            await self._ws.close(code=CloseCode.NORMAL_CLOSURE)
+            self._ws.close(CloseCode.NORMAL_CLOSURE)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._ws.wait_closed()
         if self._ws is None or self._rejoined is not None:
             self._on_close(CloseCode.NORMAL_CLOSURE, "left while reconnecting")
         async with asyncio.timeout(timeout):
@@ -271,80 +273,43 @@ class Room(Generic[S]):
 
     # ---- connection ---------------------------------------------------------------
 
-    async def _connect(self, session: aiohttp.ClientSession, url: str, headers: dict[str, str],
-                       timeout: float) -> None:
+    async def _connect(self, url: str, headers: dict[str, str], timeout: float) -> None:
         """Open the socket and wait for JOIN_ROOM; raises MatchMakeError if refused."""
-        self._socket = (session, url, headers, timeout)
+        self._socket = (url, headers, timeout)
         ws = await self._open(url)
         try:
             async with asyncio.timeout(timeout):
                 await self._joined      # awaited directly: the caller resumes before the next frame
         except BaseException:
-            await ws.close()
+            ws.close()
             raise
         self._joined_at = time.monotonic()
 
-    async def _open(self, url: str) -> aiohttp.ClientWebSocketResponse:
+    async def _open(self, url: str) -> WebSocket:
         assert self._socket is not None
-        session, _, headers, timeout = self._socket
-        try:
-            async with asyncio.timeout(timeout):
-                ws = await session.ws_connect(url, headers=headers, autoping=True, compress=0,
-                                              max_msg_size=self.max_frame_size,
-                                              timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
-        except aiohttp.WSServerHandshakeError as e:
-            raise MatchMakeError(e.status, e.message) from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise ConnectionError(f"cannot open {url}: {e}") from e
-        self._ws = ws
-        self._tasks.spawn(self._read(ws), "reading")
-        self._tasks.spawn(self._write(ws), "writing")
+        _, headers, timeout = self._socket
+
+        def closed(code: int, reason: str) -> None:
+            if ws is self._ws:
+                self._connection_lost(code, reason)
+
+        ws = WebSocket(self._on_socket_frame, closed, self.max_frame_size)
+        self._ws = ws           # (before the handshake: JOIN_ROOM may come with its answer)
+        await ws.open(url, headers, timeout)
         return ws
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        code: int | None = None
-        reason = ""
+    def _on_socket_frame(self, data: bytes) -> bool:
+        # True: the joiner resumes (and adds its handlers) before the next frame is read
+        self.stats.bytes_received += len(data)
+        joining = not self._joined.done()
         try:
-            while True:
-                msg = await ws.receive()
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    self.stats.bytes_received += len(msg.data)
-                    joining = not self._joined.done()
-                    self._on_frame(msg.data)
-                    if joining and self._joined.done():
-                        await asyncio.sleep(0)   # the joiner resumes (and adds handlers) first
-                elif msg.type == aiohttp.WSMsgType.CLOSE:
-                    code, reason = msg.data, msg.extra or ""
-                    break
-                elif msg.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    break
-        except ConnectionError as e:        # (an answer to a PING, written as the connection went)
-            reason = str(e)
-        except Exception as e:   # a bug in a frame handler must not leave the room half-open
+            self._on_frame(data)
+        except Exception:       # a bug in a frame handler must not leave the room half-open
             log.exception("room %s: reading failed", self.room_id)
-            reason = str(e)
-        finally:
-            if code is None:
-                code = ws.close_code
-            if not code:        # None: the connection dropped; 0: a close frame without a status
-                code = CloseCode.ABNORMAL_CLOSURE if code is None else CloseCode.NO_STATUS
-            self._outbox.put_nowait(None)        # this socket's writer stops
-            if not ws.closed:
-                await ws.close()
-            if ws is self._ws:
-                self._connection_lost(int(code), reason)
-
-    async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        while True:
-            frame = await self._outbox.get()
-            if frame is None or ws.closed:
-                return
-            try:
-                await ws.send_bytes(frame)
-                self.stats.bytes_sent += len(frame)
-            except (ConnectionError, aiohttp.ClientError) as e:
-                log.info("room %s: send failed: %s", self.room_id, e)
-                return
+            if self._ws is not None:
+                self._ws.close(CloseCode.SERVER_ERROR)
+            return False
+        return joining and self._joined.done()
 
     def _queue(self, frame: bytes) -> None:
         if self._closed.done():
@@ -354,7 +319,12 @@ class Room(Generic[S]):
             self._offline.append(frame)
             del self._offline[:-self.reconnection.max_enqueued or len(self._offline)]
         else:
-            self._outbox.put_nowait(frame)
+            self._send_now(frame)
+
+    def _send_now(self, frame: bytes) -> None:
+        if self._ws is not None and not self._ws.closed:
+            self._ws.send(frame)
+            self.stats.bytes_sent += len(frame)
 
     def _connection_lost(self, code: int, reason: str) -> None:
         self._fail_waiting(RoomLeftError(code))
@@ -372,7 +342,7 @@ class Room(Generic[S]):
 
     async def _reconnect(self, code: int) -> None:
         assert self._socket is not None and self._rejoined is not None
-        url = _reconnection_url(self._socket[1], self.reconnection_token.partition(":")[2])
+        url = _reconnection_url(self._socket[0], self.reconnection_token.partition(":")[2])
         settings = self.reconnection
         for attempt in range(1, settings.max_retries + 1):
             try:
@@ -381,7 +351,7 @@ class Room(Generic[S]):
                     return
                 self._rejoined = asyncio.get_running_loop().create_future()
                 ws = await self._open(url)
-                async with asyncio.timeout(self._socket[3]):
+                async with asyncio.timeout(self._socket[2]):
                     await asyncio.shield(self._rejoined)
             except asyncio.CancelledError:
                 return                                  # leave() while reconnecting
@@ -398,7 +368,7 @@ class Room(Generic[S]):
             self._joined_at = time.monotonic()
             offline, self._offline = self._offline, []
             for frame in offline:
-                self._outbox.put_nowait(frame)
+                self._send_now(frame)
             for handler in list(self._reconnect_handlers):
                 self._call(handler)
             return
@@ -465,7 +435,7 @@ class Room(Generic[S]):
         self._joined.set_result(None)
 
     def _queue_now(self, frame: bytes) -> None:
-        self._outbox.put_nowait(frame)          # (ahead of what waits for the reconnection)
+        self._send_now(frame)          # (ahead of what waits for the reconnection)
 
     def _on_state(self, frame: protocol.RoomState | protocol.RoomPatch) -> None:
         if isinstance(frame, protocol.RoomState):
@@ -544,7 +514,6 @@ class Room(Generic[S]):
         if self._closed.done():
             return
         self._closed.set_result(code)
-        self._outbox.put_nowait(None)
         if not self._joined.done():
             self._joined.set_exception(MatchMakeError(code, reason or "the connection closed before the join"))
             return

@@ -48,7 +48,7 @@ async def _part(index: int, client: Client, room: Any) -> None:
     elif kind == 1:
         await room.leave(consented=False)          # a drop: its seat is held 2 s, then on_leave
     else:
-        room._ws._response.connection.transport.abort()     # the network goes away: it reconnects
+        room._ws.abort()     # the network goes away: it reconnects
         await eventually(lambda: room.connected and room._rejoined is None, timeout=10)
         await room.leave()
     await client.close()
