@@ -147,6 +147,9 @@ class Cluster:
     async def least_busy(self) -> str:
         """The process with the fewest rooms (this one on a tie)."""
         counts = await self.presence.hgetall(ROOMCOUNT)
+        if self.address and self.process_id in counts:
+            # ours as it is now, not as last written (a create may have just added one)
+            counts[self.process_id] = f"{self._count[0]},{self._count[1]}"
         best, fewest = self.process_id, None
         for process_id, value in counts.items():
             try:

@@ -100,12 +100,26 @@ async def test_our_matchmaker_seats_clients_in_node_rooms(cluster: Cluster, node
         assert await where(matched) == {"processId": nd.process_id, "roomId": node_room["roomId"], "clients": 3}
 
 
+async def _room_counts(cluster: Cluster, want: dict[str, int]) -> None:
+    # Each process writes its own count to Redis when it starts and when its rooms
+    # change; the choice of a host reads them, so the test waits until they are there.
+    redis = cluster.redis.client()
+    for _ in range(100):
+        counts = redis.hgetall("roomcount")
+        if all(counts.get(p, "").split(",")[0] == str(n) for p, n in want.items()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"room counts {redis.hgetall('roomcount')}, expected {want}")
+
+
 async def test_creates_are_forwarded_both_ways(cluster: Cluster, node: Any, js: Any) -> None:
     py = cluster.start("procPy")
     nd = node()
+    await _room_counts(cluster, {"procPy": 0, nd.process_id: 0})
     async with Client(py.base) as ours:
         first = await ours.create("trio")                 # a tie: here
         assert (await where(first))["processId"] == "procPy"
+        await _room_counts(cluster, {"procPy": 1})
         second = await ours.create("trio")                # Node has fewer rooms: forwarded to it
         assert (await where(second))["processId"] == nd.process_id
         await asyncio.sleep(1.2)
