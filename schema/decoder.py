@@ -89,7 +89,7 @@ class Decoder(Generic[T]):
 
     def decode(self, data: bytes | bytearray | memoryview) -> list[Change]:
         """Apply a full state or a patch; return the changes applied."""
-        r = Reader(bytes(data))
+        r = Reader(data if type(data) is bytes else bytes(data))
         changes: list[Change] = []
         ref: Any = self.state
         refid = 0
@@ -132,9 +132,10 @@ class Decoder(Generic[T]):
         except (IndexError, KeyError, TypeError, ValueError, OverflowError) as e:
             error = DecodeError(f"malformed data: {e!r}", r.pos)
         self._end_block(ref)
-        if error is None:
+        if error is None and changes:
             self.callbacks._trigger(changes)
-        self._collect_garbage()
+        if self._pending_gc:
+            self._collect_garbage()
         if error is not None:
             raise error
         return changes
