@@ -168,11 +168,49 @@ def _timestamp(body: bytes) -> datetime.datetime:
 
 def unpack(data: bytes) -> Any:
     """Decode one message payload (the whole of ``data``)."""
-    u = _Unpacker(bytes(data))
+    data = bytes(data)
+    # Standard msgpack (every client but colyseus.js, whose objects are records)
+    # goes through the C unpacker; anything it does not take as our reader would
+    # (records, other extensions, errors of any kind) is read again by ours, so
+    # the result and the errors are always our reader's.
+    if _RECORD not in data:        # (colyseus.js: straight to our reader)
+        try:
+            value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, timestamp=3,
+                                    ext_hook=_standard_ext)
+        except Exception:
+            pass
+        else:
+            if len(data) <= _MAX_DEPTH or _depth_at_most(value, _MAX_DEPTH):
+                return value
+    u = _Unpacker(data)
     value = u.value()
     if u.pos != len(u.data):
         raise MessagePackError(f"{len(u.data) - u.pos} bytes after the value")
     return value
+
+
+_RECORD = b"\xd4\x72"      # a record definition (fixext 1, type 0x72)
+
+
+class _NotStandard(Exception):
+    pass
+
+
+def _standard_ext(code: int, data: bytes) -> Any:
+    if code == 0 and len(data) == 1:
+        return None         # JS undefined (a record definition, 0x72, is not standard)
+    raise _NotStandard(code)
+
+
+def _depth_at_most(value: Any, limit: int) -> bool:
+    # (a payload of at most `limit` bytes cannot nest deeper: only longer ones are walked)
+    if limit < 0:
+        return False
+    if type(value) is list:
+        return all(_depth_at_most(v, limit - 1) for v in value)
+    if type(value) is dict:
+        return all(_depth_at_most(k, limit - 1) and _depth_at_most(v, limit - 1) for k, v in value.items())
+    return True
 
 
 # ---------------------------------------------------------------- packing

@@ -113,3 +113,46 @@ def test_payloads_up_to_the_frame_size_raise_only_messagepack_errors(data: bytes
         protocol.unpack(data)
     except MessagePackError:
         pass
+
+
+def _ours(data: bytes) -> object:
+    # the Python reader alone (unpack() tries the C unpacker first on standard msgpack)
+    from pyseus.protocol.messagepack import _Unpacker
+    u = _Unpacker(data)
+    value = u.value()
+    if u.pos != len(data):
+        raise MessagePackError("trailing bytes")
+    return value
+
+
+deep_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.floats(width=32, allow_nan=False)
+    | st.text(max_size=4) | st.binary(max_size=4) | st.datetimes(timezones=st.just(datetime.timezone.utc)),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.integers(0, 9) | st.text(max_size=3),
+                                                                      children, max_size=3),
+    max_leaves=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(deep_values, st.integers(0, 80))
+def test_the_fast_path_reads_what_our_reader_reads(value: object, nesting: int) -> None:
+    data = b"\x91" * nesting + msgpack.packb(value, datetime=True, use_bin_type=True)
+    try:
+        expected = _ours(data)
+    except MessagePackError:
+        with pytest.raises(MessagePackError):
+            protocol.unpack(data)
+        return
+    assert protocol.unpack(data) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_the_fast_path_agrees_on_any_bytes(data: bytes) -> None:
+    try:
+        expected = _ours(data)
+    except MessagePackError:
+        with pytest.raises(MessagePackError):
+            protocol.unpack(data)
+        return
+    assert repr(protocol.unpack(data)) == repr(expected)      # (repr: NaN equals itself there)
