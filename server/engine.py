@@ -92,6 +92,8 @@ class RoomEngine:
                                    public_address=public_address, filters=dict(filters or {}))
         self.tasks = Tasks(self.report)
         self._registry = registry
+        self._listing_dirty = False
+        self._listing_saver: asyncio.Future[Any] | None = None
         self._clients: list[Client] = []
         self._client_list = ClientList(self._clients)
         self._seats = Seats(self._seats_changed)
@@ -186,7 +188,28 @@ class RoomEngine:
         listing.unlisted = self.room._unlisted
         listing.metadata = dict(self.room._metadata) if self.room._metadata else None
         if self.phase is RoomPhase.RUNNING:
-            self.tasks.spawn(self._registry.save_listing(listing), "saving the listing")
+            self._listing_dirty = True
+            if self._listing_saver is None:
+                self._listing_saver = self.tasks.spawn(self._save_listing(), "saving the listing")
+
+    async def _save_listing(self) -> None:
+        # One save of this room's listing at a time, the latest values each time:
+        # saves in flight together could reach the driver in another order (Redis:
+        # a pool of connections) and leave an older listing behind the newer one.
+        try:
+            while self._listing_dirty:
+                self._listing_dirty = False
+                await self._registry.save_listing(self.listing)
+        finally:
+            self._listing_saver = None
+
+    async def _unregister(self) -> None:
+        # (after the save in flight, so that no listing is written after its removal)
+        saver = self._listing_saver
+        self._listing_dirty = False
+        if saver is not None:
+            await asyncio.wait([saver])     # (its failure, if any, is reported by self.tasks)
+        await self._registry.unregister(self)
 
     def allow_reconnection(self, client: Client, seconds: float | str) -> Deferred[Client]:
         if self.phase is not RoomPhase.RUNNING:
@@ -202,7 +225,7 @@ class RoomEngine:
             await self._disposed.wait()
             return
         self._to(RoomPhase.DISPOSING)
-        await self._registry.unregister(self)
+        await self._unregister()
         self._seats.release_all("disconnecting")
         await asyncio.gather(*(self._kick(c, close_code) for c in list(self._clients)))
         await self._no_leaves.wait()
@@ -726,7 +749,7 @@ class RoomEngine:
             return
         self._stop_loops()
         self._seats.release_all("disposing")
-        await self._registry.unregister(self)
+        await self._unregister()
         try:
             with self._hook("on_dispose"):
                 await invoke(self.room.on_dispose)

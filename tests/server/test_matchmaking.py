@@ -9,7 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pyseus.server import Room, Server, ServerError
+from pyseus.protocol import RoomListing
+from pyseus.server import LocalDriver, Room, Server, ServerError
 from tests.server.conftest import JSError, endpoint, seen_code
 
 
@@ -301,3 +302,49 @@ async def test_46_concurrent_join_or_create_fills_one_room(start_server, js) -> 
     ok = [r for r in results if r["ok"]]
     assert len(ok) == 3 and {r["roomId"] for r in ok} == set(created)
     assert len(server.matchmaker.rooms) == 1
+
+
+class _OutOfOrderDriver(LocalDriver):
+    """A driver whose writes land late, the earlier ones latest (as writes over a pool of
+    Redis connections may): each save is serialised when called and stored when it lands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delays = [0.3, 0.15, 0.0]
+        self.landed: list[dict[str, Any]] = []
+
+    async def create(self, listing: RoomListing) -> None:
+        self._listings[listing.room_id] = RoomListing.from_json(listing.to_json())     # (a copy, as Redis keeps)
+
+    async def save(self, listing: RoomListing) -> None:
+        values = listing.to_json()
+        await asyncio.sleep(self.delays.pop(0) if self.delays else 0.0)
+        self.landed.append(values)
+        if listing.room_id in self._listings:
+            stored = RoomListing.from_json(values)
+            self._listings[listing.room_id] = stored
+
+
+class Pair(Room[Any]):
+    max_clients = 4
+
+
+async def test_the_stored_listing_is_the_latest_however_the_driver_orders_writes() -> None:
+    from pyseus.client import Client
+    driver = _OutOfOrderDriver()
+    server = Server(driver=driver)
+    server.define("pair", Pair)
+    await server.serve("127.0.0.1", 0)
+    try:
+        async with Client(f"http://127.0.0.1:{server.port}") as one, Client(f"http://127.0.0.1:{server.port}") as two:
+            first = await one.join_or_create("pair")
+            await two.join_by_id(first.room_id)
+            for _ in range(100):
+                if any(values["clients"] == 2 for values in driver.landed):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)        # (any write still in flight lands)
+            assert [listing.clients for listing in await driver.query({"roomId": first.room_id})] == [2], driver.landed
+            assert [v["clients"] for v in driver.landed] == sorted(v["clients"] for v in driver.landed)
+    finally:
+        await server.shutdown()
