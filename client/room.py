@@ -350,7 +350,7 @@ class Room(Generic[S]):
                 if self._leaving or self._closed.done():
                     return
                 self._rejoined = asyncio.get_running_loop().create_future()
-                ws = await self._open(url)
+                await self._open(url)
                 async with asyncio.timeout(self._socket[2]):
                     await asyncio.shield(self._rejoined)
             except asyncio.CancelledError:

@@ -169,19 +169,9 @@ def _timestamp(body: bytes) -> datetime.datetime:
 def unpack(data: bytes) -> Any:
     """Decode one message payload (the whole of ``data``)."""
     data = bytes(data)
-    # Standard msgpack (every client but colyseus.js, whose objects are records)
-    # goes through the C unpacker; anything it does not take as our reader would
-    # (records, other extensions, errors of any kind) is read again by ours, so
-    # the result and the errors are always our reader's.
-    if _RECORD not in data:        # (colyseus.js: straight to our reader)
-        try:
-            value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, timestamp=3,
-                                    ext_hook=_standard_ext)
-        except Exception:
-            pass
-        else:
-            if len(data) <= _MAX_DEPTH or _depth_at_most(value, _MAX_DEPTH):
-                return value
+    value = _read_standard(data)
+    if value is not _NOT_STANDARD:
+        return value
     u = _Unpacker(data)
     value = u.value()
     if u.pos != len(u.data):
@@ -190,10 +180,28 @@ def unpack(data: bytes) -> Any:
 
 
 _RECORD = b"\xd4\x72"      # a record definition (fixext 1, type 0x72)
+_NOT_STANDARD: Any = object()
 
 
 class _NotStandard(Exception):
-    pass
+    """An extension standard msgpack does not have (our reader takes the payload)."""
+
+
+def _read_standard(data: bytes) -> Any:
+    # Standard msgpack (every client but colyseus.js, whose objects are records)
+    # goes through the C unpacker; anything it does not take as our reader would
+    # (records, other extensions, errors of any kind, nesting past our limit) is
+    # _NOT_STANDARD and read again by ours, so results and errors are always ours.
+    if _RECORD in data:            # (colyseus.js: straight to our reader)
+        return _NOT_STANDARD
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, timestamp=3,
+                                ext_hook=_standard_ext)
+    except Exception:
+        return _NOT_STANDARD
+    if len(data) <= _MAX_DEPTH or _depth_at_most(value, _MAX_DEPTH):
+        return value
+    return _NOT_STANDARD
 
 
 def _standard_ext(code: int, data: bytes) -> Any:

@@ -88,7 +88,7 @@ class FrameParser:
             if b1 & 0x80:
                 if end - at < 4 + length:
                     break
-                payload = _unmask(buf[at + 4:at + 4 + length], buf[at:at + 4])
+                payload = _mask(buf[at + 4:at + 4 + length], buf[at:at + 4])
                 at += 4 + length
             else:
                 if end - at < length:
@@ -141,7 +141,8 @@ class FrameParser:
         return op, payload
 
 
-def _unmask(payload: bytes, mask: bytes) -> bytes:
+def _mask(payload: bytes, mask: bytes) -> bytes:
+    # (masking and unmasking are the same XOR)
     n = len(payload)
     if not n:
         return b""
@@ -162,7 +163,7 @@ def frame(opcode: int, payload: bytes = b"", *, mask: bool = False) -> bytes:
     if not mask:
         return header + payload
     key = os.urandom(4)
-    return header + key + _unmask(payload, key)
+    return header + key + _mask(payload, key)
 
 
 def close_frame(code: int | None, reason: bytes = b"", *, mask: bool = False) -> bytes:

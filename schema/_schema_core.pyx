@@ -530,7 +530,7 @@ def set_fields(objects, indices=None, **columns):
     cdef Py_ssize_t n, j, k, c
     cdef Py_buffer index_buffer
     cdef bint index_in_place = False
-    cdef list idx = None
+    cdef Py_ssize_t* at = NULL          # the object of each row (with indices)
     cdef Py_buffer* buffers = NULL
     cdef bint* in_place = NULL
     cdef bint* float_field = NULL
@@ -558,21 +558,21 @@ def set_fields(objects, indices=None, **columns):
     try:
         if indices is None:
             n = nobjs
-        elif _get_buffer(indices, &index_buffer, "i"):
-            index_in_place = True
-            n = index_buffer.shape[0]
         else:
-            idx = _as_list(indices, "indices")
-            n = len(idx)
-        for j in range(n):
-            if idx is not None:
-                k = idx[j]
-            elif index_in_place:
-                k = (<long long*>(<char*>index_buffer.buf + j * index_buffer.strides[0]))[0]
-            else:
-                break
-            if k < 0 or k >= nobjs:
-                raise IndexError(f"indices[{j}] = {k} is outside the {nobjs} objects")
+            index_in_place = _get_buffer(indices, &index_buffer, "i")
+            index_list = None if index_in_place else _as_list(indices, "indices")
+            n = index_buffer.shape[0] if index_in_place else len(index_list)
+            at = <Py_ssize_t*>PyMem_Malloc(max(n, 1) * sizeof(Py_ssize_t))
+            if at == NULL:
+                raise MemoryError()
+            for j in range(n):
+                if index_in_place:
+                    k = (<long long*>(<char*>index_buffer.buf + j * index_buffer.strides[0]))[0]
+                else:
+                    k = index_list[j]
+                if k < 0 or k >= nobjs:
+                    raise IndexError(f"indices[{j}] = {k} is outside the {nobjs} objects")
+                at[j] = k
         for c in range(ncols):
             name = names[c]
             in_place[c] = _get_buffer(columns[name], &buffers[c], "d")
@@ -584,12 +584,7 @@ def set_fields(objects, indices=None, **columns):
             if k != n:
                 raise ValueError(f"column {name!r} has {k} values for {n} objects")
         for j in range(n):
-            if idx is not None:
-                obj = objs[<Py_ssize_t>idx[j]]
-            elif index_in_place:
-                obj = objs[(<long long*>(<char*>index_buffer.buf + j * index_buffer.strides[0]))[0]]
-            else:
-                obj = objs[j]
+            obj = objs[j] if at == NULL else objs[at[j]]
             if type(obj) is not last_type:
                 if not isinstance(obj, SchemaCore):
                     raise TypeError(f"set_fields: {type(obj).__name__} is not a Schema instance")
@@ -619,6 +614,7 @@ def set_fields(objects, indices=None, **columns):
                 PyBuffer_Release(&buffers[c])
         if index_in_place:
             PyBuffer_Release(&index_buffer)
+        PyMem_Free(at)
         PyMem_Free(buffers)
         PyMem_Free(in_place)
         PyMem_Free(float_field)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import os
 import re
-import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,15 +30,6 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 _CLOSE_TIMEOUT = 3.0          # for a peer to answer our close frame (then the connection is dropped)
 _CUT_GRACE = 1.0             # for a peer that was cut off to read our close frame (then dropped)
 _BUFFER_CHECK_PERIOD = 0.5    # how often the total of unsent bytes is checked
-
-
-def _frame_header(n: int) -> bytes:
-    # FIN + binary opcode; server frames are not masked (RFC 6455, 5.2)
-    if n < 126:
-        return bytes((0x82, n))
-    if n < 65536:
-        return struct.pack("!BBH", 0x82, 126, n)
-    return struct.pack("!BBQ", 0x82, 127, n)
 
 
 class _Connection:
@@ -91,7 +80,7 @@ class _Connection:
                         self.remote_address, transport.get_write_buffer_size())
             self.terminate()
             return
-        transport.write(_frame_header(len(data)) + data)
+        transport.write(websocket.frame(websocket.BINARY, data))
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """Start the close handshake (1000 when no code is given); the peer has
@@ -129,10 +118,11 @@ class _Connection:
         self._reading = False
         self._transport.abort()
 
-    def ping(self) -> None:
+    def ping(self, keep: int) -> None:
+        """Send a ping of fresh random bytes; the last ``keep`` pings may be answered."""
         payload = os.urandom(8)
         self.pings.append(payload)
-        del self.pings[:-3]
+        del self.pings[:-keep]
         self._write(websocket.frame(websocket.PING, payload))
 
     def pong(self, payload: bytes) -> None:
@@ -493,7 +483,7 @@ class WebSocketTransport(Transport):
                 conn.terminate()
                 return
             conn.missed_pings += 1
-            conn.ping()
+            conn.ping(keep=self.ping_max_retries + 1)
 
     async def _watch_buffers(self) -> None:
         # The per-socket cap bounds one client; this bounds them all together, by

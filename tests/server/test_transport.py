@@ -10,7 +10,7 @@ import pytest
 from pyseus import protocol
 
 from pyseus.server import Limits, Room
-from pyseus.server import transport_aiohttp as transport_module
+from pyseus.protocol import websocket
 from tests.server.conftest import endpoint, eventually
 from tests.server.raw import claim_without_reading, client_frame, join, reserve
 
@@ -59,7 +59,9 @@ async def test_a_client_that_stops_reading_is_dropped(start_server, caplog) -> N
 
 
 def test_frame_headers() -> None:
-    header = transport_module._frame_header
+    # the server's binary frames (written by pyseus.protocol.websocket.frame), by payload size
+    def header(n: int) -> bytes:
+        return websocket.frame(websocket.BINARY, b"\0" * n)[:-n or None]
     assert header(0) == b"\x82\x00" and header(125) == b"\x82\x7d"
     assert header(126) == b"\x82\x7e\x00\x7e" and header(65535) == b"\x82\x7e\xff\xff"
     assert header(65536) == b"\x82\x7f" + struct.pack("!Q", 65536)
