@@ -340,7 +340,7 @@ class Matchmaker:
             raise
         self._count_changed()
         engine.start()
-        await self._to_lobbies(engine.listing, removed=False)      # (before any seat is taken)
+        await self._to_lobbies(self._lobby_news(engine.listing, removed=False))      # (before any seat is taken)
         return engine
 
     def _check_room_limits(self, definition: RoomDefinition) -> None:
@@ -420,8 +420,9 @@ class Matchmaker:
     async def save_listing(self, listing: RoomListing) -> None:
         if listing.room_id in self.engines:
             self._count_changed()
+            news = self._lobby_news(listing, removed=False)     # (of the values saved, not of those after the await)
             await self.driver.save(listing)
-            await self._to_lobbies(listing, removed=False)
+            await self._to_lobbies(news)
 
     async def unregister(self, engine: RoomEngine) -> None:
         if self.engines.get(engine.room_id) is engine:
@@ -429,8 +430,9 @@ class Matchmaker:
             self._room_gone(engine.room_name)
             self._count_changed()
             await self.cluster.unserve(f"${engine.room_id}")
+            news = self._lobby_news(engine.listing, removed=True)
             await self.driver.remove(engine.room_id)
-            await self._to_lobbies(engine.listing, removed=True)
+            await self._to_lobbies(news)
 
     def _count_changed(self) -> None:
         self.cluster.count(len(self.engines), sum(e.listing.clients for e in self.engines.values()))
@@ -444,20 +446,26 @@ class Matchmaker:
     async def query(self, conditions: dict[str, Any]) -> list[RoomListing]:
         return await self.driver.query(conditions)
 
-    async def _to_lobbies(self, listing: RoomListing, removed: bool) -> None:
+    def _lobby_news(self, listing: RoomListing, removed: bool) -> str | None:
         # Rooms of types with a realtime listing tell the lobbies (over presence, so
-        # that lobbies of every process hear it) what changed, once per change.
+        # that lobbies of every process hear it) what changed, once per change. The
+        # news is taken before the store is written: the listing may change during
+        # the write, and a lobby told of values not stored yet would read older ones.
         definition = self.definitions.get(listing.name)
         if definition is None or not definition.realtime_listing or listing.unlisted:
-            return
+            return None
         seen = None if removed else repr(sorted(listing.to_json().items()))
         if self._lobby_seen.get(listing.room_id) == seen:
-            return
+            return None
         if removed:
             self._lobby_seen.pop(listing.room_id, None)
         else:
             self._lobby_seen[listing.room_id] = seen
-        await self.presence.publish(LOBBY_CHANNEL, lobby_message(listing.room_id, removed or listing.private))
+        return lobby_message(listing.room_id, removed or listing.private)
+
+    async def _to_lobbies(self, news: str | None) -> None:
+        if news is not None:
+            await self.presence.publish(LOBBY_CHANNEL, news)
 
     # ---- listing and stopping -------------------------------------------------------
 

@@ -8,15 +8,18 @@ give every client the same states and messages; then on our server with @colyseu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from pyseus.client import Client as PyClient
+from pyseus.protocol import RoomListing
 from pyseus.schema import ArraySchema, MapSchema, Schema, StateView, field, number, string
-from pyseus.server import Client, LobbyRoom, RelayRoom, Room, Server
+from pyseus.server import Client, LobbyRoom, LocalDriver, RelayRoom, Room, Server
 from tests.node import node_colyseus_server
-from tests.server.conftest import JS, JSClient, JSRoom, endpoint
+from tests.server.conftest import JS, JSClient, JSRoom, endpoint, eventually
 
 SETTLE = 0.35          # patches go out every 50 ms: this is several of them
 
@@ -256,6 +259,33 @@ async def test_lobby_sees_locks_and_private_rooms(start_server: Any, js: JS) -> 
     assert (await next_update(4))["type"] == "+"
     await room.disconnect()
     assert (await next_update(5))["type"] == "-"
+
+
+class SlowStore(LocalDriver):
+    """Keeps a copy of each listing as it was when saved, and answers a save late
+    (as Redis does: the values leave with the request, the reply comes later)."""
+
+    async def save(self, listing: RoomListing) -> None:
+        copy = dataclasses.replace(listing)
+        await asyncio.sleep(0.15)
+        await super().save(copy)
+
+
+async def test_a_lobby_is_told_of_a_change_only_once_it_is_stored(start_server: Any) -> None:
+    # a change made while an older listing is being written must be announced after its
+    # own write, or lobbies (which read the store when told) keep the older values
+    server = await start_server({"lobby": LobbyRoom}, driver=SlowStore())
+    server.define("bare", Bare).enable_realtime_listing()
+    async with PyClient(endpoint(server)) as client:
+        lobby = await client.join_or_create("lobby")
+        assert await lobby.wait_for_message("rooms") == []
+        added: list[Any] = []
+        lobby.on_message("+", added.append)
+        room = await server.create_room("bare")
+        await asyncio.sleep(0.05)           # (the first save of its listing is in flight)
+        room.lock()
+        await eventually(lambda: any(item[1]["locked"] for item in added), timeout=5)
+        assert all(item[0] == room.room_id for item in added)
 
 
 # ---------------------------------------------------------------- relay
