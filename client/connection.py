@@ -146,7 +146,7 @@ class WebSocket(asyncio.Protocol):
             log.warning("closing a room socket: %s", e)
             self._fail(e.code, e.reason)
             return
-        self._deliver(collections.deque(messages))
+        self._deliver(messages)
 
     def eof_received(self) -> bool:
         return False
@@ -169,15 +169,14 @@ class WebSocket(asyncio.Protocol):
 
     # ---- frames --------------------------------------------------------------------------
 
-    def _deliver(self, messages: collections.deque[tuple[int, bytes]]) -> None:
-        while messages:
-            op, payload = messages.popleft()
+    def _deliver(self, messages: list[tuple[int, bytes]]) -> None:
+        for i, (op, payload) in enumerate(messages):
             if op == websocket.BINARY or op == websocket.TEXT:
                 if self.done.done():
                     return
-                if self._on_message(payload) and messages:
+                if self._on_message(payload) and i + 1 < len(messages):
                     # the loop runs once (the joiner resumes) before the next message
-                    self._held = messages
+                    self._held = collections.deque(messages[i + 1:])
                     if self.transport is not None:
                         self.transport.pause_reading()
                     asyncio.get_running_loop().call_soon(self._release)
@@ -199,7 +198,7 @@ class WebSocket(asyncio.Protocol):
         held, self._held = self._held, collections.deque()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
-        self._deliver(held)
+        self._deliver(list(held))
 
     def _server_closed(self, payload: bytes) -> None:
         try:

@@ -22,6 +22,7 @@ import argparse
 import array
 import asyncio
 import collections
+import functools
 import heapq
 import json
 import logging
@@ -169,7 +170,7 @@ class LoadTest:
         self.rooms.append(room)
         key = id(room)
         room.on_message("*", lambda type, message: None)   # counted in room.stats
-        room.on_state_change(lambda state: self._patch_arrived(key))
+        room.on_state_change(functools.partial(self._patch_arrived, key))
         room.on_leave(lambda code: self.closed.update([code]) if time.monotonic() < deadline else None)
         if self.send_rate > 0:
             heapq.heappush(self._due, (time.monotonic() + random.uniform(0, 1 / self.send_rate), key, room))
@@ -192,7 +193,7 @@ class LoadTest:
                     heapq.heappush(due, (max(when + period, now), key, room))
             await asyncio.sleep(step)
 
-    def _patch_arrived(self, key: int) -> None:
+    def _patch_arrived(self, key: int, state: Any) -> None:
         now = time.monotonic()
         last = self._last_patch.get(key)
         if last is not None:

@@ -38,6 +38,7 @@ __all__ = ["Room", "RoomStats", "Reconnection", "DEFAULT_MAX_FRAME_SIZE"]
 # with 1009). Far above any real state; a hostile server cannot exhaust memory.
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 
+_PATCH_CODE = bytes((protocol.Protocol.ROOM_STATE_PATCH,))
 log = logging.getLogger("pyseus.client.room")
 
 S = TypeVar("S", bound=Schema)
@@ -378,6 +379,9 @@ class Room(Generic[S]):
     # ---- frames ---------------------------------------------------------------------
 
     def _on_frame(self, data: bytes) -> None:
+        if data[:1] == _PATCH_CODE:         # (the frame of every tick: no frame object)
+            self._on_state(bytes(data[1:]), full=False)
+            return
         try:
             frame = protocol.parse_server_frame(data)
         except protocol.ProtocolError as e:
@@ -392,7 +396,7 @@ class Room(Generic[S]):
                 for handler in list(self._error_handlers):
                     self._call(handler, frame.code, frame.message)
         elif isinstance(frame, (protocol.RoomState, protocol.RoomPatch)):
-            self._on_state(frame)
+            self._on_state(frame.data, full=isinstance(frame, protocol.RoomState))
         elif isinstance(frame, protocol.RoomData):
             self.stats.messages += 1
             try:
@@ -437,28 +441,29 @@ class Room(Generic[S]):
     def _queue_now(self, frame: bytes) -> None:
         self._send_now(frame)          # (ahead of what waits for the reconnection)
 
-    def _on_state(self, frame: protocol.RoomState | protocol.RoomPatch) -> None:
-        if isinstance(frame, protocol.RoomState):
+    def _on_state(self, data: bytes, full: bool) -> None:
+        if full:
             self.stats.states += 1
         else:
             self.stats.patches += 1
         if self._decoder is not None:
-            if self._resync and isinstance(frame, protocol.RoomState):
+            if self._resync and full:
                 self._resync = False
                 root: Any = type(self._decoder.state)
                 self._decoder.reset(root.__new__(root))
             try:
-                self._decoder.decode(frame.data)
+                self._decoder.decode(data)
             except DecodeError:
                 log.exception("room %s: could not decode the state", self.room_id)
                 return
-        state = self.state
-        for handler in list(self._state_handlers):
-            self._call(handler, state)
-        waiters, self._state_waiters = self._state_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(state)
+        state = self._decoder.state if self._decoder is not None else None
+        for handler in tuple(self._state_handlers):
+            fire(handler, state, tasks=self._tasks, what=lambda: f"callback {handler!r}")
+        if self._state_waiters:
+            waiters, self._state_waiters = self._state_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(state)
 
     def _on_response(self, frame: protocol.RoomResponse) -> None:
         answer = self._requests.pop(frame.request_id, None)
@@ -543,7 +548,7 @@ class Room(Generic[S]):
                 table.remove(entry)
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
-        fire(callback, *args, tasks=self._tasks, what=f"callback {callback!r}")
+        fire(callback, *args, tasks=self._tasks, what=lambda: f"callback {callback!r}")
 
     def _callback_failed(self, e: BaseException, what: str) -> None:
         log.error("room %s: %s failed", self.room_id, what, exc_info=(type(e), e, e.__traceback__))

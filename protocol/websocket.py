@@ -162,8 +162,31 @@ def frame(opcode: int, payload: bytes = b"", *, mask: bool = False) -> bytes:
         header = struct.pack("!BBQ", 0x80 | opcode, 127 | (0x80 if mask else 0), n)
     if not mask:
         return header + payload
-    key = os.urandom(4)
+    key = _mask_key()
     return header + key + _mask(payload, key)
+
+
+class _MaskKeys:
+    # Mask keys must be unpredictable (RFC 6455 5.3): drawn from os.urandom, but
+    # 4 KiB at a time rather than a system call for each frame a client sends.
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def __call__(self) -> bytes:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool, at = os.urandom(4096), 0
+        self._at = at + 4
+        return self._pool[at:at + 4]
+
+
+    def forget(self) -> None:
+        self._pool, self._at = b"", 0
+
+
+_mask_key = _MaskKeys()
+os.register_at_fork(after_in_child=_mask_key.forget)       # (a child must not reuse the parent's keys)
 
 
 def close_frame(code: int | None, reason: bytes = b"", *, mask: bool = False) -> bytes:

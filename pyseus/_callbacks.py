@@ -48,7 +48,7 @@ async def invoke(fn: Callable[..., Any], *args: Any, trim: bool = False) -> Any:
         if arity is not None and arity < len(args):
             args = args[:arity]
     result = fn(*args)
-    if inspect.isawaitable(result):
+    if result is not None and inspect.isawaitable(result):     # (most hooks return None: no ABC check)
         result = await result
     return result
 
@@ -80,15 +80,16 @@ class Tasks:
         return len(self._tasks)
 
 
-def fire(fn: Callable[..., Any], *args: Any, tasks: Tasks, what: str = "callback") -> None:
+def fire(fn: Callable[..., Any], *args: Any, tasks: Tasks, what: str | Callable[[], str] = "callback") -> None:
     """Call ``fn(*args)`` and forget it: a coroutine result runs as a task of
-    ``tasks``, and any exception goes to that owner's error handler."""
+    ``tasks``, and any exception goes to that owner's error handler. ``what``
+    names the call in error reports (a function giving the name: called only then)."""
     try:
         result = fn(*args)
-        if inspect.isawaitable(result):
-            tasks.spawn(result, what)
+        if result is not None and inspect.isawaitable(result):
+            tasks.spawn(result, what if isinstance(what, str) else what())
     except Exception as e:      # (spawning fails too when there is no event loop)
-        tasks._on_error(e, what)
+        tasks._on_error(e, what if isinstance(what, str) else what())
 
 
 def logging_tasks(log: logging.Logger, owner: str) -> Tasks:

@@ -526,7 +526,7 @@ class RoomEngine:
                 client.leave(CloseCode.WITH_ERROR, reason)
             return
         self._notify("message", client, frame.type, message)
-        fire(callback, *args, tasks=self.tasks, what=f"message {frame.type!r} handler")
+        fire(callback, *args, tasks=self.tasks, what=lambda: f"message {frame.type!r} handler")
 
     def answer(self, client: Client, request: protocol.RoomRequest) -> None:
         """A ROOM_REQUEST (0.18): the handler of its type answers with what it returns."""

@@ -32,6 +32,11 @@ _CUT_GRACE = 1.0             # for a peer that was cut off to read our close fra
 _BUFFER_CHECK_PERIOD = 0.5    # how often the total of unsent bytes is checked
 
 
+# The last payload framed, with its frame: a room writes one patch to all its
+# clients in one pass, so the frame is built once per patch, not once per client.
+_last_framed: tuple[bytes, bytes] = (b"", websocket.frame(websocket.BINARY, b""))
+
+
 class _Connection:
     """One room socket as the rooms see it (a ``Connection``), and its reader.
 
@@ -80,7 +85,10 @@ class _Connection:
                         self.remote_address, transport.get_write_buffer_size())
             self.terminate()
             return
-        transport.write(websocket.frame(websocket.BINARY, data))
+        global _last_framed
+        if _last_framed[0] is not data:
+            _last_framed = (data, websocket.frame(websocket.BINARY, data))
+        transport.write(_last_framed[1])
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """Start the close handshake (1000 when no code is given); the peer has

@@ -1,6 +1,7 @@
 """WebSocket framing without I/O: the parser against frames cut and fragmented every way, and every rule."""
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
@@ -87,6 +88,24 @@ def test_frames_built_here_parse_back() -> None:
     assert close_frame(None) == b"\x88\x00"
     assert len(close_frame(1000, b"r" * 200)) == 2 + 125          # (a control frame's limit)
     assert parse_close(close_frame(4002, "é".encode())[2:]) == (4002, "é")
+
+
+def test_every_client_frame_has_its_own_mask_key_even_after_a_fork() -> None:
+    def key(f: bytes) -> bytes:
+        return f[2:6]
+    keys = [key(frame(BINARY, b"same", mask=True)) for _ in range(3000)]     # (beyond one pool of keys)
+    assert len(set(keys)) > 2990
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:        # the child writes the keys it draws next
+        os.write(write, b"".join(key(frame(BINARY, b"x", mask=True)) for _ in range(8)))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64)
+    os.close(read)
+    parent = b"".join(key(frame(BINARY, b"x", mask=True)) for _ in range(8))
+    assert len(child) == 32 and child != parent
 
 
 @pytest.mark.parametrize("stream, code, reason", [
