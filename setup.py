@@ -31,7 +31,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("_spec", "_buffer", "_fieldtype", "_tracking", "_schema_core", "_encoder", "_collections", "_reader")
+MODULES = ("_spec", "_buffer", "_fieldtype", "_tracking", "_schema_core", "_encoder", "_collections", "_reader",
+           "_decoding")
 DIRECTIVES = {
     "language_level": "3",
     "boundscheck": False,

@@ -40,12 +40,7 @@ if sys.byteorder != "little":
 
 @cython.auto_pickle(False)      # (it holds a pointer into `data`)
 cdef class Reader:
-    """A cursor over one message."""
-
-    cdef readonly bytes data            # (readonly: `d` points into it)
-    cdef public Py_ssize_t pos           # (every read checks it against 0 and end)
-    cdef readonly Py_ssize_t end         # len(data)
-    cdef const unsigned char* d
+    """A cursor over one message (its fields: _reader.pxd)."""
 
     def __init__(self, bytes data not None, Py_ssize_t pos=0):
         self.data = data
@@ -83,7 +78,7 @@ cdef class Reader:
             return self._fixed(_NUMBER_FORMS[p - 0xCA])
         raise DecodeError(f"invalid number prefix 0x{p:02x}", at)
 
-    def index(self, what="index"):
+    cpdef object index(self, what="index"):
         """A number used as a refId, index or type id: a non-negative integer."""
         cdef Py_ssize_t at = self.pos
         value = self.number()
@@ -176,6 +171,13 @@ cdef inline double _float(const unsigned char* p, size_t n) noexcept:
 
 
 def apply_schema_runs(Reader r, dict refs, object ref, object refid, list changes, type change):
+    """See ``apply_runs``."""
+    if not issubclass(change, tuple):
+        raise TypeError("change must be a tuple subclass (the decoder's Change)")
+    return apply_runs(r, refs, ref, refid, changes, change)
+
+
+cdef object apply_runs(Reader r, dict refs, object ref, object refid, list changes, type change):
     """Apply the ops at ``r.pos`` while they set primitive fields of Schema
     instances (ADD, REPLACE or DELETE_AND_ADD), following SWITCH_TO_STRUCTURE to
     other known Schema instances, and record a ``change`` for each value that is
@@ -188,8 +190,6 @@ def apply_schema_runs(Reader r, dict refs, object ref, object refid, list change
     cdef int b, op, index, code
     cdef Py_ssize_t at
     cdef object value, prev, nxt, rid
-    if not issubclass(change, tuple):
-        raise TypeError("change must be a tuple subclass (the decoder's Change)")
     while 0 <= r.pos < r.end:
         b = r.d[r.pos]
         if b == SWITCH_TO_STRUCTURE:
@@ -222,12 +222,13 @@ def apply_schema_runs(Reader r, dict refs, object ref, object refid, list change
         value = r.primitive(code)
         prev = raw_put(<SchemaCore>ref, index, value)
         if value is not prev:
-            changes.append(_change(change, ref, refid, op, (<Field>info.fields[index]).name, value, prev))
+            changes.append(make_change(change, ref, refid, op, (<Field>info.fields[index]).name, value, prev))
     return ref, refid
 
 
-cdef object _change(type cls, object ref, object refid, int op, object key, object value, object prev):
-    # cls(ref, refid, op, key, value, prev) for a tuple subclass (a NamedTuple),
+cdef object make_change(type cls, object ref, object refid, int op, object key, object value, object prev):
+    # cls(ref, refid, op, key, value, prev) for a tuple subclass (a NamedTuple: the caller
+    # checked),
     # without the Python-level __new__ it gets. Left out of the cycle collector:
     # a patch makes thousands of these short-lived records, and tracked they made
     # the collector walk the whole state every few hundred ops (a third of the
