@@ -18,11 +18,12 @@ import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from pyseus._reading import SharedBufferReads, pick
 from pyseus.protocol import CloseCode, close_reason, websocket
 
 from .errors import MatchMakeError
 
-__all__ = ["WebSocket"]
+__all__ = ["WebSocket", "open_websocket"]
 
 log = logging.getLogger("pyseus.client.connection")
 
@@ -251,3 +252,12 @@ class WebSocket(asyncio.Protocol):
             self.handshake.set_exception(MatchMakeError(status, reason))
         if self.transport is not None:
             self.transport.close()
+
+
+class _BufferedWebSocket(WebSocket, SharedBufferReads):
+    """A ``WebSocket`` reading into the shared buffer (``pyseus._reading``)."""
+
+
+def open_websocket(on_message: OnMessage, on_closed: OnClosed, max_payload: int) -> WebSocket:
+    """A ``WebSocket`` of the class that reads fastest on the running loop (call ``open()`` next)."""
+    return pick(WebSocket, _BufferedWebSocket)(on_message, on_closed, max_payload)

@@ -29,7 +29,7 @@ from pyseus._callbacks import Tasks, fire, remover
 from pyseus.protocol import CloseCode, MessageType, ResponseStatus
 from pyseus.schema import Callbacks, Decoder, DecodeError, Reflection, Schema
 
-from .connection import WebSocket
+from .connection import WebSocket, open_websocket
 from .errors import MatchMakeError, RequestError, RoomLeftError
 
 __all__ = ["Room", "RoomStats", "Reconnection", "DEFAULT_MAX_FRAME_SIZE"]
@@ -294,7 +294,7 @@ class Room(Generic[S]):
             if ws is self._ws:
                 self._connection_lost(code, reason)
 
-        ws = WebSocket(self._on_socket_frame, closed, self.max_frame_size)
+        ws = open_websocket(self._on_socket_frame, closed, self.max_frame_size)
         self._ws = ws           # (before the handshake: JOIN_ROOM may come with its answer)
         await ws.open(url, headers, timeout)
         return ws

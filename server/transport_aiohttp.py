@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pyseus._reading import SharedBufferReads, pick
 from pyseus.protocol import CloseCode, ErrorCode, close_reason, error_body, generations, websocket
 
 from .cors import CorsPolicy
@@ -37,7 +38,7 @@ _BUFFER_CHECK_PERIOD = 0.5    # how often the total of unsent bytes is checked
 _last_framed: tuple[bytes, bytes] = (b"", websocket.frame(websocket.BINARY, b""))
 
 
-class _Connection:
+class _Connection(asyncio.Protocol):
     """One room socket as the rooms see it (a ``Connection``), and its reader.
 
     aiohttp answers the HTTP request and hands the upgraded connection's bytes
@@ -150,7 +151,7 @@ class _Connection:
         aiohttp's request handler and our request deadline; the end of the connection
         still goes to them (they clean up, and aiohttp then calls ``feed_eof``)."""
         self._previous = self._transport.get_protocol()
-        self._transport.set_protocol(self)      # type: ignore[arg-type]
+        self._transport.set_protocol(self)
 
     def data_received(self, data: bytes) -> None:
         self.feed_data(data)
@@ -230,6 +231,10 @@ class _Connection:
                 self.close_code = code if code is not None else CloseCode.NO_STATUS
                 self._write(websocket.close_frame(code, close_reason(reason)))
         self._transport.close()         # (the server closes the TCP connection first)
+
+
+class _BufferedConnection(_Connection, SharedBufferReads):
+    """A ``_Connection`` reading into the shared buffer (``pyseus._reading``)."""
 
 
 class _RequestDeadline(asyncio.Protocol):
@@ -452,7 +457,8 @@ class WebSocketTransport(Transport):
             "Upgrade": "websocket", "Connection": "Upgrade",
             "Sec-WebSocket-Accept": websocket.accept_key(request.headers["Sec-WebSocket-Key"])})
         await response.prepare(request)
-        conn = _Connection(transport, address, self.limits.send_buffer_bytes, self.max_payload)
+        conn = pick(_Connection, _BufferedConnection)(transport, address, self.limits.send_buffer_bytes,
+                                                      self.max_payload)
         request.protocol.keep_alive(False)
         self._sockets[conn] = conn
         segments = [s for s in request.path.split("/") if s]
