@@ -180,7 +180,6 @@ class _MaskKeys:
         self._at = at + 4
         return self._pool[at:at + 4]
 
-
     def forget(self) -> None:
         self._pool, self._at = b"", 0
 

@@ -446,7 +446,7 @@ class Matchmaker:
     async def query(self, conditions: dict[str, Any]) -> list[RoomListing]:
         return await self.driver.query(conditions)
 
-    def _lobby_news(self, listing: RoomListing, removed: bool) -> str | None:
+    def _lobby_news(self, listing: RoomListing, removed: bool) -> tuple[str, str | None, str] | None:
         # Rooms of types with a realtime listing tell the lobbies (over presence, so
         # that lobbies of every process hear it) what changed, once per change. The
         # news is taken before the store is written: the listing may change during
@@ -457,15 +457,18 @@ class Matchmaker:
         seen = None if removed else repr(sorted(listing.to_json().items()))
         if self._lobby_seen.get(listing.room_id) == seen:
             return None
-        if removed:
-            self._lobby_seen.pop(listing.room_id, None)
-        else:
-            self._lobby_seen[listing.room_id] = seen
-        return lobby_message(listing.room_id, removed or listing.private)
+        return listing.room_id, seen, lobby_message(listing.room_id, removed or listing.private)
 
-    async def _to_lobbies(self, news: str | None) -> None:
-        if news is not None:
-            await self.presence.publish(LOBBY_CHANNEL, news)
+    async def _to_lobbies(self, news: tuple[str, str | None, str] | None) -> None:
+        # (once the store holds it: a failed write is not taken for told)
+        if news is None:
+            return
+        room_id, seen, message = news
+        if seen is None:
+            self._lobby_seen.pop(room_id, None)
+        else:
+            self._lobby_seen[room_id] = seen
+        await self.presence.publish(LOBBY_CHANNEL, message)
 
     # ---- listing and stopping -------------------------------------------------------
 
