@@ -4,31 +4,45 @@ The standard asyncio loop reads each chunk with ``sock.recv(256 KiB)``: a fresh
 256 KiB allocation per read, which costs more than the read itself when game
 clients send small messages (about 9 µs against 1 µs with ``recv_into``).
 There, a ``BufferedProtocol`` has the loop read into a buffer of ours instead;
-one buffer serves every connection, since each read is handed over (as
-``bytes``) before the loop reads again. uvloop already reads into a buffer of
-its own, and a ``BufferedProtocol`` would only add calls per read there.
+one buffer serves every connection of a thread (an event loop runs in one
+thread), since each read is handed over (as ``bytes``) before the loop reads
+again. uvloop already reads into a buffer of its own, and a
+``BufferedProtocol`` would only add calls per read there.
 """
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TypeVar
 
 __all__ = ["SharedBufferReads", "pick"]
 
-_BUFFER = memoryview(bytearray(256 * 1024))
+_BUFFER_SIZE = 256 * 1024
+_local = threading.local()        # (threads with loops of their own read at the same time)
+
+
+def _thread_buffer() -> memoryview:
+    buffer: memoryview | None = getattr(_local, "buffer", None)
+    if buffer is None:
+        buffer = _local.buffer = memoryview(bytearray(_BUFFER_SIZE))
+    return buffer
+
 
 P = TypeVar("P", bound=asyncio.Protocol)
 
 
 class SharedBufferReads(asyncio.BufferedProtocol):
-    """Mixin, after an ``asyncio.Protocol`` class: reads go into the shared buffer,
-    then to its ``data_received(bytes)``."""
+    """Mixin, after an ``asyncio.Protocol`` class: reads go into the thread's shared
+    buffer, then to its ``data_received(bytes)``."""
+
+    _read_into: memoryview
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _BUFFER
+        self._read_into = buffer = _thread_buffer()
+        return buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(_BUFFER[:nbytes]))
+        self.data_received(bytes(self._read_into[:nbytes]))
 
     def data_received(self, data: bytes) -> None:       # (the protocol's, first in the order)
         raise NotImplementedError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 
 import uvloop
 
@@ -38,8 +39,8 @@ async def exchange(n: int) -> tuple[type, list[bytes], list[bytes]]:
         return protocols[-1]
     server = await loop.create_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    rng = random.Random(7)
-    sent = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300_000))) for _ in range(n)]
+    rng = random.Random()
+    sent = [rng.randbytes(rng.randrange(1, 300_000)) for _ in range(n)]
     writers = [(await asyncio.open_connection("127.0.0.1", port))[1] for _ in range(n)]
     for i in range(0, max(map(len, sent)), 4096):
         for w, data in zip(writers, sent):
@@ -67,3 +68,18 @@ def test_uvloop_reads_into_its_own_buffer() -> None:
     cls, sent, received = uvloop.run(main())
     assert cls is Plain
     assert sorted(received) == sorted(sent)
+
+
+def test_loops_of_two_threads_do_not_share_a_buffer() -> None:
+    results: list[tuple[type, list[bytes], list[bytes]]] = []
+
+    def run() -> None:
+        results.append(asyncio.run(exchange(6)))
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 4
+    for cls, sent, received in results:
+        assert cls is Buffered and sorted(received) == sorted(sent)
