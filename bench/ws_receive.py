@@ -39,7 +39,6 @@ MESSAGE = protocol.room_data("input", {"x": 1.5, "y": 2.5, "angle": 0.5})
 # ---------------------------------------------------------------- the servers (child process)
 
 async def _serve(kind: str) -> None:
-    import uvloop  # noqa: F401  (the child runs on it: see main)
     loop = asyncio.get_running_loop()
     count = [0]
     stop = asyncio.Event()

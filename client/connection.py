@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import logging
 import os
 import ssl
@@ -47,7 +46,7 @@ class WebSocket(asyncio.Protocol):
         self._head = b""
         self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
-        self._held: collections.deque[tuple[int, bytes]] = collections.deque()
+        self._held: list[tuple[int, bytes]] = []
         self._closing: tuple[int, str] | None = None     # the close we started
         self.close_code: int | None = None
         self.close_reason = ""
@@ -177,7 +176,7 @@ class WebSocket(asyncio.Protocol):
                     return
                 if self._on_message(payload) and i + 1 < len(messages):
                     # the loop runs once (the joiner resumes) before the next message
-                    self._held = collections.deque(messages[i + 1:])
+                    self._held = messages[i + 1:]
                     if self.transport is not None:
                         self.transport.pause_reading()
                     asyncio.get_running_loop().call_soon(self._release)
@@ -196,10 +195,10 @@ class WebSocket(asyncio.Protocol):
             self._fail(e.code, e.reason)
 
     def _release(self) -> None:
-        held, self._held = self._held, collections.deque()
+        held, self._held = self._held, []
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
-        self._deliver(list(held))
+        self._deliver(held)
 
     def _server_closed(self, payload: bytes) -> None:
         try:

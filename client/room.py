@@ -380,7 +380,7 @@ class Room(Generic[S]):
 
     def _on_frame(self, data: bytes) -> None:
         if data[:1] == _PATCH_CODE:         # (the frame of every tick: no frame object)
-            self._on_state(bytes(data[1:]), full=False)
+            self._on_state(data[1:], full=False)
             return
         try:
             frame = protocol.parse_server_frame(data)
@@ -458,7 +458,7 @@ class Room(Generic[S]):
                 return
         state = self._decoder.state if self._decoder is not None else None
         for handler in tuple(self._state_handlers):
-            fire(handler, state, tasks=self._tasks, what=lambda: f"callback {handler!r}")
+            self._call(handler, state)
         if self._state_waiters:
             waiters, self._state_waiters = self._state_waiters, []
             for waiter in waiters:

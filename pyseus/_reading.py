@@ -31,9 +31,9 @@ def _thread_buffer() -> memoryview:
 P = TypeVar("P", bound=asyncio.Protocol)
 
 
-class SharedBufferReads(asyncio.BufferedProtocol):
+class SharedBufferReads(asyncio.Protocol, asyncio.BufferedProtocol):
     """Mixin, after an ``asyncio.Protocol`` class: reads go into the thread's shared
-    buffer, then to its ``data_received(bytes)``."""
+    buffer, then to that class's ``data_received(bytes)``."""
 
     _read_into: memoryview
 
@@ -43,9 +43,6 @@ class SharedBufferReads(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.data_received(bytes(self._read_into[:nbytes]))
-
-    def data_received(self, data: bytes) -> None:       # (the protocol's, first in the order)
-        raise NotImplementedError
 
 
 def pick(plain: type[P], buffered: type[P]) -> type[P]:

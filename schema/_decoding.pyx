@@ -140,10 +140,11 @@ cdef class DecoderCore:
             if r.d[r.pos] == SWITCH_TO_STRUCTURE:
                 probe = Reader(r.data, r.pos + 1)
                 try:
-                    if probe.index() in self.refs:
-                        return
+                    known = probe.index() in self.refs
                 except DecodeError:
-                    pass
+                    known = False
+                if known:
+                    return
             r.pos += 1
 
     # ---- reference tracking -----------------------------------------------------

@@ -1,7 +1,5 @@
 from typing import Any
 
-from ._schema_core import SchemaCore
-
 class Reader:
     """A cursor over one message."""
     @property
@@ -16,6 +14,3 @@ class Reader:
     def index(self, what: str = "index") -> int: ...
     def string(self) -> str: ...
     def primitive(self, code: int) -> Any: ...
-
-def apply_schema_runs(r: Reader, refs: dict[int, Any], ref: Any, refid: int, changes: list[Any],
-                      change: type) -> tuple[Any, int]: ...

@@ -24,7 +24,7 @@ from ._spec cimport (
 
 from .errors import DecodeError
 
-__all__ = ["Reader", "apply_schema_runs"]
+__all__ = ["Reader"]
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
@@ -170,18 +170,11 @@ cdef inline double _float(const unsigned char* p, size_t n) noexcept:
     return d
 
 
-def apply_schema_runs(Reader r, dict refs, object ref, object refid, list changes, type change):
-    """See ``apply_runs``."""
-    if not issubclass(change, tuple):
-        raise TypeError("change must be a tuple subclass (the decoder's Change)")
-    return apply_runs(r, refs, ref, refid, changes, change)
-
-
 cdef object apply_runs(Reader r, dict refs, object ref, object refid, list changes, type change):
     """Apply the ops at ``r.pos`` while they set primitive fields of Schema
     instances (ADD, REPLACE or DELETE_AND_ADD), following SWITCH_TO_STRUCTURE to
-    other known Schema instances, and record a ``change`` for each value that is
-    not the previous object. Return ``(ref, refid)``, the structure whose block
+    other known Schema instances, and record a ``change`` (a tuple subclass) for
+    each value that is not the previous object. Return ``(ref, refid)``, the structure whose block
     the decoder's general path resumes at ``r.pos``: on anything else (a DELETE,
     a structure field, an unknown field, a collection's op, a switch to a
     collection or to an unknown refId, or a malformed refId, which the general

@@ -25,7 +25,7 @@ class Plain(asyncio.Protocol):
 
 
 class Buffered(Plain, SharedBufferReads):
-    pass
+    """Plain, reading into the thread's shared buffer."""
 
 
 async def exchange(n: int) -> tuple[type, list[bytes], list[bytes]]:

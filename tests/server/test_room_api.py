@@ -596,6 +596,7 @@ async def test_failing_hooks_stay_in_their_room(start_server, caplog) -> None:
     await sock.send(protocol.room_data("crash", None))
     await sock.send(protocol.room_data("noop", None))
     await eventually(lambda: "handler bug" in caplog.text and "timer bug" in caplog.text)
+    assert "message 'crash' handler raised RuntimeError" in caplog.text     # (its name, built on failure)
     assert len(room.clients) == 1                     # the sender stays connected
     await sock.close()
     await eventually(lambda: room.room_id not in server.matchmaker.rooms)
