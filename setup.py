@@ -1,4 +1,4 @@
-"""Build script for the compiled parts of ``pyseus.schema``.
+"""Build script for the compiled parts of ``pyseus.schema`` and ``pyseus.protocol``.
 
 Everything else is declared in pyproject.toml; this file only lists the Cython
 extensions so that ``pip install .`` and ``pip install -e .`` compile them.
@@ -90,5 +90,7 @@ extensions = [
     Extension(f"pyseus.schema.{name}", [f"schema/{name}.pyx"], include_dirs=["schema"])
     for name in MODULES
 ]
+# the WebSocket frame parser, which every message a room receives goes through
+extensions.append(Extension("pyseus.protocol._framing", ["protocol/_framing.pyx"]))
 
 setup(ext_modules=cythonize(extensions, include_path=[include_view()], compiler_directives=DIRECTIVES))

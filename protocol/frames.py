@@ -33,6 +33,7 @@ __all__ = [
 
 _CODE_MASK = 0x1F              # 0.18: the high bits of the first byte are modifiers
 _TIMED, _UNRELIABLE = 0x80, 0x40
+_ROOM_DATA = int(Protocol.ROOM_DATA)
 _POLYGLOT_TAG = 0x7F           # the section that carries the 3.x reflection for 0.16/0.17
 
 MessageType = Union[str, int]
@@ -307,8 +308,17 @@ def parse_client_frame(data: bytes) -> ClientFrame | None:
     """A frame from a client; None for codes the server ignores (as the reference does)."""
     if not data:
         raise ProtocolError("empty frame")
-    data = bytes(data)
+    if data.__class__ is not bytes:
+        data = bytes(data)
     code = data[0]
+    if code == _ROOM_DATA and len(data) > 1 and 0xA1 <= data[1] <= 0xBF:
+        # (the common case, a message with a short string type: read here, in a few steps)
+        end = data[1] - 0x9E
+        if end <= len(data):
+            try:
+                return RoomData(data[2:end].decode(), data[end:])
+            except UnicodeDecodeError:
+                pass            # (the general path below reports it)
     try:
         if code == Protocol.JOIN_ROOM:
             return JoinAck()

@@ -168,7 +168,8 @@ def _timestamp(body: bytes) -> datetime.datetime:
 
 def unpack(data: bytes) -> Any:
     """Decode one message payload (the whole of ``data``)."""
-    data = bytes(data)
+    if data.__class__ is not bytes:
+        data = bytes(data)
     value = _read_standard(data)
     if value is not _NOT_STANDARD:
         return value

@@ -3,7 +3,8 @@
 ``FrameParser`` turns the bytes of a connection into whole messages (one
 ``feed()`` per read, any number of messages per call, fragments joined) and
 raises ``FrameError`` with the close code the RFC asks for on anything a peer
-must not send. ``frame()`` and ``close_frame()`` build frames. The server's
+must not send; it is compiled (``_framing``), since every message a room
+receives goes through it. ``frame()`` and ``close_frame()`` build frames. The server's
 transport reads room sockets with it (a read becomes calls to the session with
 no task switch per message), and the load generator's lean client too.
 
@@ -17,138 +18,17 @@ import hashlib
 import os
 import struct
 
+from ._framing import FrameParser
+from ._framing import mask as _mask
 from .codes import CloseCode
+from .errors import FrameError
 
 __all__ = ["FrameParser", "FrameError", "frame", "close_frame", "parse_close", "accept_key",
            "CONTINUATION", "TEXT", "BINARY", "CLOSE", "PING", "PONG"]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-_DATA = (CONTINUATION, TEXT, BINARY)
-_CONTROL = (CLOSE, PING, PONG)
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_PROTOCOL_ERROR, _INVALID_DATA, _TOO_BIG = CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_DATA, CloseCode.MESSAGE_TOO_BIG
-
-
-class FrameError(Exception):
-    """The peer broke the framing rules: close the connection with ``code``."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"{reason} (close {code})")
-        self.code = code
-        self.reason = reason
-
-
-class FrameParser:
-    """Whole messages from a byte stream: ``feed(data)`` returns ``[(opcode, payload)]``.
-
-    ``masked``: frames must be masked (what a server reads) or must not be (a
-    client). ``max_payload`` bounds a message, fragments included (1009 past
-    it, known from the header before the payload arrives). Data messages come
-    out as TEXT or BINARY (a TEXT payload is checked UTF-8 and kept as bytes),
-    control frames as they arrive, between the fragments of a message if so.
-    After a ``FrameError`` the parser is spent.
-    """
-
-    __slots__ = ("_buffer", "_max", "_masked", "_fragments", "_fragment_op", "_fragment_size")
-
-    def __init__(self, max_payload: int, *, masked: bool) -> None:
-        self._buffer = b""
-        self._max = max_payload
-        self._masked = masked
-        self._fragments: list[bytes] = []
-        self._fragment_op = 0           # the opcode of the message being fragmented (0: none)
-        self._fragment_size = 0
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received that do not complete a frame yet."""
-        return len(self._buffer)
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        buf = self._buffer + data if self._buffer else data
-        end = len(buf)
-        pos = 0
-        out: list[tuple[int, bytes]] = []
-        while end - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            op = b0 & 0x0F
-            length = b1 & 0x7F
-            at = pos + 2
-            if length == 126:
-                if end - at < 2:
-                    break
-                length = int.from_bytes(buf[at:at + 2], "big")
-                at += 2
-            elif length == 127:
-                if end - at < 8:
-                    break
-                length = int.from_bytes(buf[at:at + 8], "big")
-                at += 8
-            self._check_header(b0, b1, op, length)
-            if b1 & 0x80:
-                if end - at < 4 + length:
-                    break
-                payload = _mask(buf[at + 4:at + 4 + length], buf[at:at + 4])
-                at += 4 + length
-            else:
-                if end - at < length:
-                    break
-                payload = buf[at:at + length]
-                at += length
-            pos = at
-            message = self._message(b0 & 0x80, op, payload)
-            if message is not None:
-                out.append(message)
-        self._buffer = buf[pos:] if pos < end else b""
-        return out
-
-    def _check_header(self, b0: int, b1: int, op: int, length: int) -> None:
-        if b0 & 0x70:
-            raise FrameError(_PROTOCOL_ERROR, "reserved bits set (no extension was agreed)")
-        if bool(b1 & 0x80) != self._masked:
-            raise FrameError(_PROTOCOL_ERROR, "frames must be masked" if self._masked else "masked frame")
-        if op in _CONTROL:
-            if not b0 & 0x80 or length > 125:
-                raise FrameError(_PROTOCOL_ERROR, "control frames must be whole and at most 125 bytes")
-            return
-        if op not in _DATA:
-            raise FrameError(_PROTOCOL_ERROR, f"unknown opcode {op}")
-        if op == CONTINUATION and not self._fragment_op:
-            raise FrameError(_PROTOCOL_ERROR, "continuation frame without a message")
-        if op != CONTINUATION and self._fragment_op:
-            raise FrameError(_PROTOCOL_ERROR, "new message before the end of the fragmented one")
-        if self._fragment_size + length > self._max:
-            raise FrameError(_TOO_BIG, f"message larger than {self._max} bytes")
-
-    def _message(self, fin: int, op: int, payload: bytes) -> tuple[int, bytes] | None:
-        if op >= CLOSE:
-            return op, payload
-        if op == CONTINUATION:
-            self._fragments.append(payload)
-            self._fragment_size += len(payload)
-            if not fin:
-                return None
-            op, payload = self._fragment_op, b"".join(self._fragments)
-            self._fragments, self._fragment_op, self._fragment_size = [], 0, 0
-        elif not fin:
-            self._fragments, self._fragment_op, self._fragment_size = [payload], op, len(payload)
-            return None
-        if op == TEXT:
-            try:
-                payload.decode()
-            except UnicodeDecodeError:
-                raise FrameError(_INVALID_DATA, "text message that is not UTF-8") from None
-        return op, payload
-
-
-def _mask(payload: bytes, mask: bytes) -> bytes:
-    # (masking and unmasking are the same XOR)
-    n = len(payload)
-    if not n:
-        return b""
-    # one big-integer XOR: C speed for the payload sizes of game messages
-    key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+_PROTOCOL_ERROR, _INVALID_DATA = CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_DATA
 
 
 def frame(opcode: int, payload: bytes = b"", *, mask: bool = False) -> bytes:

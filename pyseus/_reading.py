@@ -35,14 +35,16 @@ class SharedBufferReads(asyncio.Protocol, asyncio.BufferedProtocol):
     """Mixin, after an ``asyncio.Protocol`` class: reads go into the thread's shared
     buffer, then to that class's ``data_received(bytes)``."""
 
-    _read_into: memoryview
+    _read_into: memoryview | None = None      # (this thread's buffer, looked up on the first read)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        self._read_into = buffer = _thread_buffer()
+        buffer = self._read_into
+        if buffer is None:
+            buffer = self._read_into = _thread_buffer()
         return buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._read_into[:nbytes]))
+        self.data_received(bytes(self._read_into[:nbytes]))  # type: ignore[index]
 
 
 def pick(plain: type[P], buffered: type[P]) -> type[P]:

@@ -525,7 +525,8 @@ class RoomEngine:
             else:
                 client.leave(CloseCode.WITH_ERROR, reason)
             return
-        self._notify("message", client, frame.type, message)
+        if self._observers:
+            self._notify("message", client, frame.type, message)
         fire(callback, *args, tasks=self.tasks, what=lambda: f"message {frame.type!r} handler")
 
     def answer(self, client: Client, request: protocol.RoomRequest) -> None:

@@ -80,9 +80,11 @@ class TokenBucket:
         self.tokens = float(capacity)
         self.stamp = time.monotonic()
 
-    def take(self, n: float = 1.0) -> bool:
-        """Spend ``n`` tokens; False (nothing spent) when there are not enough."""
-        now = time.monotonic()
+    def take(self, n: float = 1.0, now: float | None = None) -> bool:
+        """Spend ``n`` tokens (at ``now``, ``time.monotonic()`` by default); False
+        (nothing spent) when there are not enough."""
+        if now is None:
+            now = time.monotonic()
         tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if tokens < n:
@@ -108,7 +110,8 @@ class FrameMeter:
 
     def allow(self, size: int) -> bool:
         """Count one frame of ``size`` bytes; False once either bucket is empty."""
-        return self.messages.take() and self.bytes.take(size)
+        now = time.monotonic()
+        return self.messages.take(1.0, now) and self.bytes.take(size, now)
 
 
 class Networks:

@@ -181,12 +181,12 @@ class SocketSession:
             log.info("room %s: client %s sent a malformed frame (%s)", engine.room_id, client.session_id, e)
             client.leave(CloseCode.WITH_ERROR)
             return
-        if isinstance(frame, protocol.JoinAck):
+        if isinstance(frame, (protocol.RoomData, protocol.RoomDataBytes)):      # (the usual, first)
+            engine.dispatch(client, frame)
+        elif isinstance(frame, protocol.JoinAck):
             engine.acknowledge(client)
         elif isinstance(frame, protocol.LeaveRoom):
             engine.tasks.spawn(self._consented_leave(engine, client), "leave")
-        elif isinstance(frame, (protocol.RoomData, protocol.RoomDataBytes)):
-            engine.dispatch(client, frame)
         elif isinstance(frame, protocol.RoomRequest):
             engine.answer(client, frame)
         elif isinstance(frame, protocol.Ping):

@@ -90,6 +90,16 @@ def test_frames_built_here_parse_back() -> None:
     assert parse_close(close_frame(4002, "é".encode())[2:]) == (4002, "é")
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=100), st.binary(min_size=4, max_size=4), st.integers(0, 7))
+def test_masking_is_the_xor_of_the_key_repeated(payload: bytes, key: bytes, skip: int) -> None:
+    # (the compiled mask works 8 bytes at a time: every length and alignment of the rest)
+    data = memoryview(b"\0" * skip + payload)[skip:]
+    expected = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    assert websocket._mask(data, key) == expected
+    assert websocket._mask(expected, key) == payload
+
+
 def test_every_client_frame_has_its_own_mask_key_even_after_a_fork() -> None:
     def key(f: bytes) -> bytes:
         return f[2:6]
@@ -144,6 +154,14 @@ def test_too_big_is_known_from_the_header() -> None:
     with pytest.raises(FrameError, match="larger than 4096") as caught:
         FrameParser(4096, masked=True).feed(bytes((0x82, 0xFF)) + (2**62).to_bytes(8, "big"))
     assert caught.value.code == 1009
+    # the largest lengths the header can carry (the parser counts in 64 bits), alone and after a fragment
+    for length in (2**63 - 1, 2**63, 2**64 - 1):
+        header = bytes((0x82, 0xFF)) + length.to_bytes(8, "big")
+        with pytest.raises(FrameError, match="larger than 4096"):
+            FrameParser(4096, masked=True).feed(header)
+        with pytest.raises(FrameError, match="larger than 4096"):
+            FrameParser(4096, masked=True).feed(raw_frame(BINARY, b"a" * 100, fin=False)
+                                                + bytes((0x80, 0xFF)) + length.to_bytes(8, "big"))
     # fragments count together
     fragmented = raw_frame(BINARY, b"a" * 3000, fin=False) + raw_frame(CONTINUATION, b"b" * 1200)
     with pytest.raises(FrameError, match="larger than 4096"):
