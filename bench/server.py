@@ -2,6 +2,7 @@
 
     python -m bench.server [--clients 50,200,500] [--warmup 5] [--measure 20] [--send-rate 0]
                            [--impls python,python-uvloop,node] [--room-n 100] [--room-k 10] [--hz 20]
+                           [--rounds 1]
 
 For each client count C, each server runs in turn in its own process on
 127.0.0.1 (``python``: bench/room_server.py on this package, on the standard
@@ -16,7 +17,10 @@ Reported per run: the server's CPU (utime + stime from /proc over the measured
 window; 100 % = one core) and RSS, the patches delivered per second (expected
 C x HZ), the patch inter-arrival p50/p99 seen by the clients, bytes per patch,
 and the load generator's CPU. The ratio table compares our server with Node's,
-measured back to back in the same run. Nothing here is a pass/fail test.
+measured back to back in the same run. On a shared machine the CPU figures of
+one run can move by a fifth from one minute to the next: ``--rounds R`` runs
+every server R times in turn and compares medians. Nothing here is a
+pass/fail test.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -118,11 +123,12 @@ def _ms(value: float | None) -> str:
 
 def print_tables(results: list[dict[str, Any]], impls: list[str]) -> None:
     print("\n## Per run\n")
-    print("| C | server | joined | server CPU % | server RSS MB | patches/s (expected) | "
+    print("| C | server | round | joined | server CPU % | server RSS MB | patches/s (expected) | "
           "inter-arrival p50 / p99 ms | bytes/patch | load generator CPU % |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['clients']} | {r['impl']} | {r['connected']}/{r['clients']} | {r['server_cpu_percent']:.1f} | "
+        print(f"| {r['clients']} | {r['impl']} | {r['round']} | {r['connected']}/{r['clients']} | "
+              f"{r['server_cpu_percent']:.1f} | "
               f"{r['server_rss_mb']:.0f} | {r['patches_per_s']:,.0f} ({r['expected_patches_per_s']:,.0f}) | "
               f"{_ms(r['p50_ms'])} / {_ms(r['p99_ms'])} | {r['bytes_per_patch']:.0f} | "
               f"{r['loadgen_cpu_percent']:.1f}{' (!)' if r['loadgen_cpu_percent'] >= SATURATED_CPU else ''} |")
@@ -133,9 +139,15 @@ def print_tables(results: list[dict[str, Any]], impls: list[str]) -> None:
     if "node" not in impls or not ours:
         return
     print("\n## Ratios to node (measured in this run)\n")
+    rounds = max(r["round"] for r in results)
+    if rounds > 1:
+        print(f"(medians of {rounds} rounds, each running every server once in turn; the CPU ratio's lowest "
+              "and highest round in brackets)\n")
     print("| C | server | server CPU | server RSS | patches delivered | p99 inter-arrival |")
     print("|---|---|---|---|---|---|")
-    by = {(r["impl"], r["clients"]): r for r in results}
+    by: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        by.setdefault((r["impl"], r["clients"]), []).append(r)
     for c in sorted({r["clients"] for r in results}):
         node = by.get(("node", c))
         for impl in ours:
@@ -144,10 +156,21 @@ def print_tables(results: list[dict[str, Any]], impls: list[str]) -> None:
                 continue
 
             def ratio(key: str) -> str:
-                return f"{py[key] / node[key]:.2f}" if py[key] and node[key] else "-"
+                a, b = _median(py, key), _median(node, key)
+                return f"{a / b:.2f}" if a and b else "-"
 
-            print(f"| {c} | {impl} | {ratio('server_cpu_percent')} | {ratio('server_rss_mb')} | "
+            spread = ""
+            if rounds > 1:
+                cpu = {r["round"]: r["server_cpu_percent"] for r in node}
+                per_round = sorted(r["server_cpu_percent"] / cpu[r["round"]] for r in py if cpu.get(r["round"]))
+                spread = f" ({per_round[0]:.2f}-{per_round[-1]:.2f})" if per_round else ""
+            print(f"| {c} | {impl} | {ratio('server_cpu_percent')}{spread} | {ratio('server_rss_mb')} | "
                   f"{ratio('patches_per_s')} | {ratio('p99_ms')} |")
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = sorted(r[key] for r in runs if r[key] is not None)
+    return statistics.median(values) if values else None
 
 
 def main() -> None:
@@ -162,6 +185,8 @@ def main() -> None:
     parser.add_argument("--hz", type=float, default=20)
     parser.add_argument("--decode", choices=("full", "frames"), default="full",
                         help="what the load generator does with states: decode them, or count frames only")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every server this many times, in turn; ratios are of the medians")
     parser.add_argument("--json", help="also append the raw results to this file (JSON lines)")
     args = parser.parse_args()
     if not (NODE_DIR / "node_modules" / "@colyseus" / "core").is_dir():
@@ -169,11 +194,12 @@ def main() -> None:
     impls = args.impls.split(",")
     results = []
     for clients in (int(c) for c in args.clients.split(",")):
-        for impl in impls:
-            result = run_one(impl, clients, args)
-            print(f"C={clients} {impl}: server CPU {result['server_cpu_percent']:.1f} %, "
-                  f"{result['patches_per_s']:,.0f} patches/s", file=sys.stderr, flush=True)
-            results.append(result)
+        for n in range(1, args.rounds + 1):
+            for impl in impls:
+                result = {**run_one(impl, clients, args), "round": n}
+                print(f"C={clients} {impl} (round {n}): server CPU {result['server_cpu_percent']:.1f} %, "
+                      f"{result['patches_per_s']:,.0f} patches/s", file=sys.stderr, flush=True)
+                results.append(result)
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps(result) + "\n")

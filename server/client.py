@@ -143,8 +143,8 @@ class Client:
     def send_frame(self, frame: bytes) -> None:
         """Write a frame at once (dropped when the socket is closed or the client gone)."""
         conn = self._conn
-        if conn is not None and conn.open and self.state in _CAN_SEND:
-            conn.send(frame)
+        if conn is not None and self.state in _CAN_SEND:
+            conn.send(frame)        # (which drops it when the socket is closing)
 
     def flush_queue(self) -> None:
         """Send what was queued while joining (after the full state)."""

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import inspect
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from pyseus import protocol
@@ -668,12 +669,21 @@ class RoomEngine:
         if client in self._clients:
             self._clients.remove(client)
 
-    async def _simulate(self) -> None:
+    def _simulate(self) -> Awaitable[None] | None:
+        # (the ticker awaits what is returned: only a coroutine simulation returns something)
         simulation = self.room._simulation
         if simulation is None:
-            return
+            return None
         self._clock.tick()
-        await invoke(simulation[0], self._clock.delta_time)
+        result = simulation[0](self._clock.delta_time)
+        if result is not None and inspect.isawaitable(result):
+            return self._simulated(result)
+        if self._observers:
+            self._notify("tick", self._clock.delta_time)
+        return None
+
+    async def _simulated(self, step: Awaitable[Any]) -> None:
+        await step
         self._notify("tick", self._clock.delta_time)
 
     def _send_patch(self, exclude: Client | None = None) -> bool:

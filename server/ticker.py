@@ -5,6 +5,12 @@ one simulation step (two timers would drift against each other and skip or
 double patches). Each runs at a fixed rate that catches up once after a stall,
 never in a burst. A room with neither a simulation nor automatic patches has
 no loop at all.
+
+A step is a timer callback of the event loop, not a task that sleeps: a
+server runs thousands of room steps a second, and a task would add a future,
+a wakeup and (on uvloop) a loop iteration to each. Only a simulation that
+returns an awaitable runs the rest of its step as a task, and the next step
+waits for it.
 """
 from __future__ import annotations
 
@@ -19,63 +25,100 @@ __all__ = ["Ticker"]
 class Ticker:
     """Calls ``simulate()`` every simulation period and ``patch()`` every patch period.
 
-    ``spawn`` starts the loop's task (the owner keeps it referenced and reports
-    what it raises); ``report(error, where)`` gets the errors of one step, after
-    which the loop goes on.
+    ``simulate`` returns None, or an awaitable that ends its step. ``spawn``
+    starts the task of such a step (the owner keeps it referenced and reports
+    what it raises); ``report(error, where)`` gets the errors of one step,
+    after which the loop goes on.
     """
 
-    def __init__(self, simulate: Callable[[], Awaitable[None]], patch: Callable[[], Any],
+    def __init__(self, simulate: Callable[[], Awaitable[None] | None], patch: Callable[[], Any],
                  spawn: Callable[[Any, str], asyncio.Future[Any]],
                  report: Callable[[BaseException, str], None]) -> None:
         self._simulate = simulate
         self._patch = patch
         self._spawn = spawn
         self._report = report
-        self._task: asyncio.Future[Any] | None = None
         self._generation = 0
+        self._running = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._step_task: asyncio.Future[Any] | None = None     # an asynchronous simulation step
+        self._sim_period = self._patch_period = math.inf
+        self._next_sim = self._next_patch = math.inf
 
     def start(self, simulation_ms: float | None, patch_ms: float | None) -> None:
         """(Re)start with these periods (None: that part is off)."""
         self.stop()
-        if simulation_ms is not None or patch_ms is not None:
-            self._task = self._spawn(self._run(self._generation, simulation_ms, patch_ms), "ticker")
+        if simulation_ms is None and patch_ms is None:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        self._sim_period = simulation_ms / 1000 if simulation_ms is not None else math.inf
+        self._patch_period = patch_ms / 1000 if patch_ms is not None else math.inf
+        self._next_sim = start + self._sim_period
+        self._next_patch = start + self._patch_period
+        self._running = True
+        self._schedule(loop)
 
     @property
     def running(self) -> bool:
-        return self._task is not None
+        return self._running
 
     def stop(self) -> None:
-        # A loop that is running this very code (a simulation step changed the
-        # schedule or disposed the room) is not cancelled, which would abort the
-        # step at its next await: it sees the new generation and returns.
+        # A step that is running this very code (a simulation changed the schedule
+        # or disposed the room) is not cancelled, which would abort it at its next
+        # await: it sees the new generation and ends without scheduling another.
         self._generation += 1
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-        self._task = None
+        self._running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        task, self._step_task = self._step_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
-    async def _run(self, generation: int, simulation_ms: float | None, patch_ms: float | None) -> None:
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = loop.call_at(min(self._next_sim, self._next_patch), self._step, self._generation)
+
+    def _step(self, generation: int) -> None:
+        self._timer = None
         loop = asyncio.get_running_loop()
-        sim_period = simulation_ms / 1000 if simulation_ms is not None else None
-        patch_period = patch_ms / 1000 if patch_ms is not None else None
-        start = loop.time()
-        next_sim = start + sim_period if sim_period is not None else math.inf
-        next_patch = start + patch_period if patch_period is not None else math.inf
-        while True:
-            await asyncio.sleep(max(0.0, min(next_sim, next_patch) - loop.time()))
-            now = loop.time()
-            if sim_period is not None and next_sim <= now:
-                next_sim = next_sim + sim_period if next_sim + sim_period > now else now + sim_period
-                try:
-                    await self._simulate()
-                except Exception as e:
-                    self._report(e, "simulation interval")
-                if generation != self._generation:
-                    return      # the step replaced the schedule or stopped the room
-            if patch_period is not None and next_patch <= now:
-                next_patch = next_patch + patch_period if next_patch + patch_period > now else now + patch_period
-                try:
-                    self._patch()
-                except Exception as e:
-                    self._report(e, "patch")
-                if generation != self._generation:
+        now = loop.time()
+        if self._next_sim <= now:
+            self._next_sim = _advance(self._next_sim, self._sim_period, now)
+            try:
+                pending = self._simulate()
+            except Exception as e:
+                self._report(e, "simulation interval")
+            else:
+                if pending is not None:
+                    self._step_task = self._spawn(self._finish(pending, generation, now), "simulation interval")
                     return
+            if generation != self._generation:
+                return          # the step replaced the schedule or stopped the room
+        self._patch_if_due(loop, now, generation)
+
+    async def _finish(self, pending: Awaitable[None], generation: int, now: float) -> None:
+        try:
+            await pending
+        except Exception as e:
+            self._report(e, "simulation interval")
+        if generation != self._generation:
+            return
+        self._step_task = None
+        self._patch_if_due(asyncio.get_running_loop(), now, generation)
+
+    def _patch_if_due(self, loop: asyncio.AbstractEventLoop, now: float, generation: int) -> None:
+        if self._next_patch <= now:
+            self._next_patch = _advance(self._next_patch, self._patch_period, now)
+            try:
+                self._patch()
+            except Exception as e:
+                self._report(e, "patch")
+            if generation != self._generation:
+                return
+        self._schedule(loop)
+
+
+def _advance(due: float, period: float, now: float) -> float:
+    # the next time after `due`; after a stall, one period from now (catch up once, no burst)
+    return due + period if due + period > now else now + period

@@ -26,7 +26,7 @@ class Connection(Protocol):
         """False once a close started (from either side)."""
 
     def send(self, data: bytes) -> None:
-        """Queue one binary frame (never blocks)."""
+        """Queue one binary frame (never blocks; dropped once the connection is closing)."""
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """Close with a status code (None: no status)."""
