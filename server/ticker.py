@@ -40,6 +40,7 @@ class Ticker:
         self._report = report
         self._generation = 0
         self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._step_task: asyncio.Future[Any] | None = None     # an asynchronous simulation step
         self._sim_period = self._patch_period = math.inf
@@ -50,14 +51,15 @@ class Ticker:
         self.stop()
         if simulation_ms is None and patch_ms is None:
             return
-        loop = asyncio.get_running_loop()
+        # (kept: asyncio.get_running_loop() makes a system call each time, in Python 3.11)
+        self._loop = loop = asyncio.get_running_loop()
         start = loop.time()
         self._sim_period = simulation_ms / 1000 if simulation_ms is not None else math.inf
         self._patch_period = patch_ms / 1000 if patch_ms is not None else math.inf
         self._next_sim = start + self._sim_period
         self._next_patch = start + self._patch_period
         self._running = True
-        self._schedule(loop)
+        self._schedule()
 
     @property
     def running(self) -> bool:
@@ -76,13 +78,14 @@ class Ticker:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = loop.call_at(min(self._next_sim, self._next_patch), self._step, self._generation)
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        self._timer = self._loop.call_at(min(self._next_sim, self._next_patch), self._step, self._generation)
 
     def _step(self, generation: int) -> None:
         self._timer = None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        assert self._loop is not None
+        now = self._loop.time()
         if self._next_sim <= now:
             self._next_sim = _advance(self._next_sim, self._sim_period, now)
             try:
@@ -95,7 +98,7 @@ class Ticker:
                     return
             if generation != self._generation:
                 return          # the step replaced the schedule or stopped the room
-        self._patch_if_due(loop, now, generation)
+        self._patch_if_due(now, generation)
 
     async def _finish(self, pending: Awaitable[None], generation: int, now: float) -> None:
         try:
@@ -105,9 +108,9 @@ class Ticker:
         if generation != self._generation:
             return
         self._step_task = None
-        self._patch_if_due(asyncio.get_running_loop(), now, generation)
+        self._patch_if_due(now, generation)
 
-    def _patch_if_due(self, loop: asyncio.AbstractEventLoop, now: float, generation: int) -> None:
+    def _patch_if_due(self, now: float, generation: int) -> None:
         if self._next_patch <= now:
             self._next_patch = _advance(self._next_patch, self._patch_period, now)
             try:
@@ -116,7 +119,7 @@ class Ticker:
                 self._report(e, "patch")
             if generation != self._generation:
                 return
-        self._schedule(loop)
+        self._schedule()
 
 
 def _advance(due: float, period: float, now: float) -> float:
