@@ -193,7 +193,9 @@ def _read_standard(data: bytes) -> Any:
     # goes through the C unpacker; anything it does not take as our reader would
     # (records, other extensions, errors of any kind, nesting past our limit) is
     # _NOT_STANDARD and read again by ours, so results and errors are always ours.
-    if _RECORD in data:            # (colyseus.js: straight to our reader)
+    # (colyseus.js: straight to our reader; the one-byte test first costs a
+    # tenth of the two-byte search, which most other payloads then skip)
+    if 0xD4 in data and _RECORD in data:
         return _NOT_STANDARD
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, timestamp=3,

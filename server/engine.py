@@ -27,7 +27,7 @@ from pyseus._callbacks import Tasks, fire, invoke, remover
 from pyseus.protocol import CloseCode, ErrorCode, ResponseStatus, RoomListing, generations, new_id
 from pyseus.schema import Encoder, Reflection, Schema
 
-from .client import Client, ClientList, ClientState
+from .client import IN_ROOM, Client, ClientList, ClientState
 from .clock import Clock
 from .deferred import Deferred
 from .errors import RequestRejected, ServerError
@@ -443,7 +443,7 @@ class RoomEngine:
         legacy = generations.legacy(self.profile)
         stale = self._client_list.get(session_id)
         if (not legacy and stale is not None and stale.reconnection_token == token
-                and stale.state in (ClientState.JOINING, ClientState.JOINED) and stale.connection is not conn):
+                and stale.state in IN_ROOM and stale.connection is not conn):
             old = stale.connection
             if old is not None:
                 old.close(CloseCode.GOING_AWAY, "reconnected from another connection")
@@ -499,9 +499,10 @@ class RoomEngine:
             client.leave(CloseCode.WITH_ERROR)
             return
         handlers = self.room._handlers
-        handler = handlers.get(str(frame.type))
+        key = frame.type if frame.type.__class__ is str else str(frame.type)
+        handler = handlers.get(key)
         if isinstance(frame, protocol.RoomDataBytes):
-            handler = self.room._bytes_handlers.get(str(frame.type), handler)
+            handler = self.room._bytes_handlers.get(key, handler)
         args: tuple[Any, ...]
         if handler is not None:
             callback = handler.callback
@@ -690,7 +691,8 @@ class RoomEngine:
         encoder = self._encoder
         if encoder is None:
             return False
-        joined = [c for c in self._clients if c.state is ClientState.JOINED and c is not exclude]
+        state = ClientState.JOINED
+        joined = [c for c in self._clients if c.state is state and c is not exclude]
         if not joined:
             encoder.discard()
             self._full_cache = None
@@ -744,7 +746,7 @@ class RoomEngine:
     async def _kick(self, client: Client, close_code: int) -> None:
         conn = client.connection
         code = self._close_code_for(close_code)
-        if client.state in (ClientState.JOINING, ClientState.JOINED):
+        if client.state in IN_ROOM:
             await self.leave(client, code, consented=close_code in (CloseCode.CONSENTED, CloseCode.SERVER_SHUTDOWN))
         if conn is not None:
             conn.close(code)

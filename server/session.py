@@ -20,7 +20,7 @@ from pyseus import protocol
 from pyseus._callbacks import invoke
 from pyseus.protocol import CloseCode, ErrorCode, generations
 
-from .client import Client, ClientState
+from .client import IN_ROOM, Client
 from .engine import RoomEngine, refuse_connection
 from .errors import ServerError
 from .room import Room
@@ -165,7 +165,7 @@ class SocketSession:
         await self._join
         client, engine = self._client, self._engine
         if client is not None and engine is not None and client.connection is self._conn:
-            if client.state in (ClientState.JOINING, ClientState.JOINED):
+            if client.state in IN_ROOM:
                 await engine.leave(client, code)
 
     # ---- frames ------------------------------------------------------------------
@@ -173,7 +173,7 @@ class SocketSession:
     def _handle(self, data: bytes) -> None:
         client, engine = self._client, self._engine
         if (client is None or engine is None or client.connection is not self._conn
-                or client.state not in (ClientState.JOINING, ClientState.JOINED)):
+                or client.state not in IN_ROOM):
             return      # not joined, gone, or its seat was taken back by a newer socket
         try:
             frame = protocol.parse_client_frame(data)
@@ -203,7 +203,7 @@ class SocketSession:
         self._conn.cut(CloseCode.WITH_ERROR, "too many messages")
 
     async def _consented_leave(self, engine: RoomEngine, client: Client) -> None:
-        if client.state not in (ClientState.JOINING, ClientState.JOINED):
+        if client.state not in IN_ROOM:
             return
         await engine.leave(client, CloseCode.CONSENTED)
         self._conn.close(CloseCode.CONSENTED)
