@@ -90,7 +90,7 @@ extensions = [
     Extension(f"pyseus.schema.{name}", [f"schema/{name}.pyx"], include_dirs=["schema"])
     for name in MODULES
 ]
-# the WebSocket frame parser, which every message a room receives goes through
-extensions.append(Extension("pyseus.protocol._framing", ["protocol/_framing.pyx"]))
+# the WebSocket frame parser and the reader of colyseus.js messages: every message a room receives
+extensions += [Extension(f"pyseus.protocol.{name}", [f"protocol/{name}.pyx"]) for name in ("_framing", "_unpacker")]
 
 setup(ext_modules=cythonize(extensions, include_path=[include_view()], compiler_directives=DIRECTIVES))
