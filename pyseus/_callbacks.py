@@ -87,9 +87,13 @@ def fire(fn: Callable[..., Any], *args: Any, tasks: Tasks, what: str | Callable[
     try:
         result = fn(*args)
         if result is not None and inspect.isawaitable(result):
-            tasks.spawn(result, what if isinstance(what, str) else what())
+            tasks.spawn(result, _label(what))
     except Exception as e:      # (spawning fails too when there is no event loop)
-        tasks._on_error(e, what if isinstance(what, str) else what())
+        tasks._on_error(e, _label(what))
+
+
+def _label(what: str | Callable[[], str]) -> str:
+    return what if isinstance(what, str) else what()
 
 
 def logging_tasks(log: logging.Logger, owner: str) -> Tasks:

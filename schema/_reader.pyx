@@ -220,9 +220,8 @@ cdef object apply_runs(Reader r, dict refs, object ref, object refid, list chang
 
 
 cdef object make_change(type cls, object ref, object refid, int op, object key, object value, object prev):
-    # cls(ref, refid, op, key, value, prev) for a tuple subclass (a NamedTuple: the caller
-    # checked),
-    # without the Python-level __new__ it gets. Left out of the cycle collector:
+    # cls(ref, refid, op, key, value, prev) for a tuple subclass (a NamedTuple, which
+    # _decoding checks on import), without the Python-level __new__ it gets. Left out of the cycle collector:
     # a patch makes thousands of these short-lived records, and tracked they made
     # the collector walk the whole state every few hundred ops (a third of the
     # decoding time); nothing a change holds refers back to it.
