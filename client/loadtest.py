@@ -22,8 +22,6 @@ import argparse
 import array
 import asyncio
 import collections
-import functools
-import heapq
 import json
 import logging
 import os
@@ -32,7 +30,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyseus import protocol
@@ -45,6 +43,7 @@ from .room import Room
 __all__ = ["LoadTest", "main", "JOIN_METHODS"]
 
 JOIN_METHODS = ("join_or_create", "create", "join", "join_by_id")
+_SLOTS = 10                 # phases of the send period (at 20 Hz: a send every 5 ms)
 SATURATED_CPU = 85.0        # % of a core past which the generator, not the server, may be the limit
 
 
@@ -90,9 +89,8 @@ class LoadTest:
         self.closed: collections.Counter[int] = collections.Counter()
         self.sent = 0
         self.intervals = array.array("d")      # ms between patches, per room
-        self._last_patch: dict[int, float] = {}
-        # (when, n, room): the next message of each sending room, for the one sender task
-        self._due: list[tuple[float, int, Room[Any]]] = []
+        # the sending rooms by phase: slot i sends at i/_SLOTS of each period
+        self._slots: list[list[Room[Any]]] = [[] for _ in range(_SLOTS)]
 
     async def run(self) -> dict[str, Any]:
         ramp = self.ramp if self.ramp is not None else self.clients / 100
@@ -168,37 +166,50 @@ class LoadTest:
             self.failures[f"{type(e).__name__}: {e}"] += 1
             return
         self.rooms.append(room)
-        key = id(room)
         room.on_message("*", lambda type, message: None)   # counted in room.stats
-        room.on_state_change(functools.partial(self._patch_arrived, key))
-        room.on_leave(lambda code: self.closed.update([code]) if time.monotonic() < deadline else None)
+        room.on_state_change(self._patch_clock())
+        slot = self._slots[random.randrange(_SLOTS)]
+
+        def left(code: int) -> None:
+            if room in slot:
+                slot.remove(room)
+            if time.monotonic() < deadline:
+                self.closed.update([code])
+        room.on_leave(left)
         if self.send_rate > 0:
-            heapq.heappush(self._due, (time.monotonic() + random.uniform(0, 1 / self.send_rate), key, room))
+            slot.append(room)
 
     async def _send_messages(self) -> None:
-        # One task sends for every client: each at its own phase, send_rate times a
-        # second (a task per client would cost the generator a wakeup per message).
+        # One task sends for every client (a task per client would cost a wakeup
+        # per message): each period is cut into _SLOTS phases, and a room sends
+        # once a period, in the phase it drew when it joined. A late wakeup sends
+        # the phases it missed, each once: never a burst from one client.
         period = 1 / self.send_rate
-        step = min(period / 4, 0.005)
-        due = self._due
         frame = protocol.room_data(self.message_type, self.message)     # (the same bytes every time)
+        start = time.monotonic()
+        done = 0            # phases sent so far
         while True:
-            now = time.monotonic()
-            while due and due[0][0] <= now:
-                when, key, room = heapq.heappop(due)
-                if room.connected:
-                    room._queue(frame)
-                    self.sent += 1
-                    # (late by more than a period: skip ahead rather than send a burst)
-                    heapq.heappush(due, (max(when + period, now), key, room))
-            await asyncio.sleep(step)
+            due = int((time.monotonic() - start) * _SLOTS / period) + 1
+            for phase in range(max(done, due - _SLOTS), due):
+                slot = self._slots[phase % _SLOTS]
+                for room in slot:
+                    if room.connected:
+                        room._queue(frame)
+                        self.sent += 1
+            done = due
+            await asyncio.sleep(max(0.0, start + done * period / _SLOTS - time.monotonic()))
 
-    def _patch_arrived(self, key: int, state: Any) -> None:
-        now = time.monotonic()
-        last = self._last_patch.get(key)
-        if last is not None:
-            self.intervals.append((now - last) * 1000)
-        self._last_patch[key] = now
+    def _patch_clock(self) -> Callable[[Any], None]:
+        # one room's state listener: the time between its patches, into self.intervals
+        last = 0.0
+
+        def arrived(state: Any) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if last:
+                self.intervals.append((now - last) * 1000)
+            last = now
+        return arrived
 
     def _totals(self) -> dict[str, int]:
         return {

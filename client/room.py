@@ -302,15 +302,18 @@ class Room(Generic[S]):
     def _on_socket_frame(self, data: bytes) -> bool:
         # True: the joiner resumes (and adds its handlers) before the next frame is read
         self.stats.bytes_received += len(data)
-        joining = not self._joined.done()
+        joined = self._joined.done()
         try:
-            self._on_frame(data)
+            if joined and data[:1] == _PATCH_CODE:     # (the frame of every tick: no frame object)
+                self._on_state(data[1:], full=False)
+            else:
+                self._on_frame(data)
         except Exception:       # a bug in a frame handler must not leave the room half-open
             log.exception("room %s: reading failed", self.room_id)
             if self._ws is not None:
                 self._ws.close(CloseCode.SERVER_ERROR)
             return False
-        return joining and self._joined.done()
+        return not joined and self._joined.done()
 
     def _queue(self, frame: bytes) -> None:
         if self._closed.done():
@@ -379,9 +382,6 @@ class Room(Generic[S]):
     # ---- frames ---------------------------------------------------------------------
 
     def _on_frame(self, data: bytes) -> None:
-        if data[:1] == _PATCH_CODE:         # (the frame of every tick: no frame object)
-            self._on_state(data[1:], full=False)
-            return
         try:
             frame = protocol.parse_server_frame(data)
         except protocol.ProtocolError as e:
@@ -446,17 +446,18 @@ class Room(Generic[S]):
             self.stats.states += 1
         else:
             self.stats.patches += 1
-        if self._decoder is not None:
+        decoder = self._decoder
+        if decoder is not None:
             if self._resync and full:
                 self._resync = False
-                root: Any = type(self._decoder.state)
-                self._decoder.reset(root.__new__(root))
+                root: Any = type(decoder.state)
+                decoder.reset(root.__new__(root))
             try:
-                self._decoder.decode(data)
+                decoder.decode(data)
             except DecodeError:
                 log.exception("room %s: could not decode the state", self.room_id)
                 return
-        state = self._decoder.state if self._decoder is not None else None
+        state = decoder.state if decoder is not None else None
         for handler in tuple(self._state_handlers):
             self._call(handler, state)
         if self._state_waiters:
@@ -548,7 +549,7 @@ class Room(Generic[S]):
                 table.remove(entry)
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
-        fire(callback, *args, tasks=self._tasks, what=lambda: f"callback {callback!r}")
+        fire(callback, args, self._tasks, lambda: f"callback {callback!r}")
 
     def _callback_failed(self, e: BaseException, what: str) -> None:
         log.error("room %s: %s failed", self.room_id, what, exc_info=(type(e), e, e.__traceback__))

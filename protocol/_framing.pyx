@@ -1,10 +1,13 @@
-"""The compiled half of ``websocket``: the frame parser and the XOR mask.
+"""The compiled half of ``websocket``: the frame parser, frames and the XOR mask.
 
-Every message a room receives passes through ``FrameParser.feed``, so it is
-compiled: the header, the unmasking and the checks run in C, and a read of
-one small message costs one call. ``websocket`` re-exports both and keeps the
-rest (building frames, close payloads, the handshake key) in Python.
+Every message a room receives passes through ``FrameParser.feed``, and every
+message a client sends through ``frame``, so both are compiled: the header,
+the masking and the checks run in C, and a small message costs one call.
+``websocket`` re-exports them and keeps the rest (close payloads, the
+handshake key) in Python.
 """
+
+import os
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint64_t
@@ -13,7 +16,7 @@ from libc.string cimport memcpy
 from .codes import CloseCode
 from .errors import FrameError
 
-__all__ = ["FrameParser", "mask"]
+__all__ = ["FrameParser", "frame", "mask", "forget_mask_keys"]
 
 cdef enum:
     CONTINUATION = 0x0
@@ -27,10 +30,14 @@ cdef int _TOO_BIG = CloseCode.MESSAGE_TOO_BIG
 
 
 cdef bytes _xor(const uint8_t* data, Py_ssize_t n, const uint8_t* key):
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    _xor_into(<uint8_t*>PyBytes_AS_STRING(out), data, n, key)
+    return out
+
+
+cdef void _xor_into(uint8_t* o, const uint8_t* data, Py_ssize_t n, const uint8_t* key) noexcept:
     # data ^ key repeated; 8 bytes at a time (the key is 4 bytes, so its 8-byte
     # repetition lines up at every multiple of 8)
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
     cdef uint8_t key8[8]
     cdef uint64_t word, k
     cdef Py_ssize_t i = 0
@@ -46,7 +53,6 @@ cdef bytes _xor(const uint8_t* data, Py_ssize_t n, const uint8_t* key):
     while i < n:
         o[i] = data[i] ^ key[i & 3]
         i += 1
-    return out
 
 
 def mask(payload, key):
@@ -55,6 +61,58 @@ def mask(payload, key):
     if PyBytes_GET_SIZE(k) != 4:
         raise ValueError("a mask key is 4 bytes")
     return _xor(<const uint8_t*>PyBytes_AS_STRING(p), PyBytes_GET_SIZE(p), <const uint8_t*>PyBytes_AS_STRING(k))
+
+
+# Mask keys must be unpredictable (RFC 6455 5.3): drawn from os.urandom, but
+# 4 KiB at a time rather than a system call for each frame a client sends.
+cdef bytes _keys = b""
+cdef Py_ssize_t _key_at = 0
+
+
+def forget_mask_keys():
+    """Drop the keys drawn so far (a forked child must not reuse its parent's)."""
+    global _keys, _key_at
+    _keys, _key_at = b"", 0
+
+
+cdef const uint8_t* _next_key() except NULL:
+    global _keys, _key_at
+    if _key_at + 4 > PyBytes_GET_SIZE(_keys):
+        _keys, _key_at = os.urandom(4096), 0
+    _key_at += 4
+    return <const uint8_t*>PyBytes_AS_STRING(_keys) + _key_at - 4
+
+
+def frame(int opcode, payload=b"", *, bint mask=False):
+    """One whole frame (clients mask theirs, servers do not)."""
+    cdef bytes p = payload if type(payload) is bytes else bytes(payload)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(p)
+    cdef Py_ssize_t head = 2 if n < 126 else (4 if n < 65536 else 10)
+    cdef Py_ssize_t key_size = 4 if mask else 0
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, head + key_size + n)
+    cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
+    cdef const uint8_t* data = <const uint8_t*>PyBytes_AS_STRING(p)
+    cdef const uint8_t* key
+    cdef uint8_t mask_bit = 0x80 if mask else 0
+    cdef int i
+    o[0] = 0x80 | (opcode & 0x0F)
+    if n < 126:
+        o[1] = mask_bit | <uint8_t>n
+    elif n < 65536:
+        o[1] = mask_bit | 126
+        o[2] = <uint8_t>(n >> 8)
+        o[3] = <uint8_t>n
+    else:
+        o[1] = mask_bit | 127
+        for i in range(8):
+            o[2 + i] = <uint8_t>((<uint64_t>n) >> (8 * (7 - i)))
+    if not mask:
+        memcpy(o + head, data, n)
+        return out
+    key = _next_key()
+    memcpy(o + head, key, 4)
+    _xor_into(o + head + 4, data, n, key)
+    return out
 
 
 cdef class FrameParser:

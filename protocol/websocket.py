@@ -3,9 +3,9 @@
 ``FrameParser`` turns the bytes of a connection into whole messages (one
 ``feed()`` per read, any number of messages per call, fragments joined) and
 raises ``FrameError`` with the close code the RFC asks for on anything a peer
-must not send; it is compiled (``_framing``), since every message a room
-receives goes through it. ``frame()`` and ``close_frame()`` build frames. The server's
-transport reads room sockets with it (a read becomes calls to the session with
+must not send. ``frame()`` builds a frame and ``close_frame()`` a close frame.
+Both the parser and ``frame()`` are compiled (``_framing``): every message a
+room receives or a client sends goes through them. The server's transport reads room sockets with it (a read becomes calls to the session with
 no task switch per message), and the load generator's lean client too.
 
 What is left to the caller: the opening handshake (``accept_key()`` computes
@@ -18,8 +18,7 @@ import hashlib
 import os
 import struct
 
-from ._framing import FrameParser
-from ._framing import mask as _mask
+from ._framing import FrameParser, forget_mask_keys, frame
 from .codes import CloseCode
 from .errors import FrameError
 
@@ -31,41 +30,8 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _PROTOCOL_ERROR, _INVALID_DATA = CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_DATA
 
 
-def frame(opcode: int, payload: bytes = b"", *, mask: bool = False) -> bytes:
-    """One whole frame (clients mask theirs, servers do not)."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((0x80 | opcode, n | (0x80 if mask else 0)))
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126 | (0x80 if mask else 0), n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127 | (0x80 if mask else 0), n)
-    if not mask:
-        return header + payload
-    key = _mask_key()
-    return header + key + _mask(payload, key)
-
-
-class _MaskKeys:
-    # Mask keys must be unpredictable (RFC 6455 5.3): drawn from os.urandom, but
-    # 4 KiB at a time rather than a system call for each frame a client sends.
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def __call__(self) -> bytes:
-        at = self._at
-        if at >= len(self._pool):
-            self._pool, at = os.urandom(4096), 0
-        self._at = at + 4
-        return self._pool[at:at + 4]
-
-    def forget(self) -> None:
-        self._pool, self._at = b"", 0
-
-
-_mask_key = _MaskKeys()
-os.register_at_fork(after_in_child=_mask_key.forget)       # (a child must not reuse the parent's keys)
+# (a child must not reuse the parent's mask keys)
+os.register_at_fork(after_in_child=forget_mask_keys)
 
 
 def close_frame(code: int | None, reason: bytes = b"", *, mask: bool = False) -> bytes:

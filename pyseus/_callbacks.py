@@ -80,10 +80,13 @@ class Tasks:
         return len(self._tasks)
 
 
-def fire(fn: Callable[..., Any], *args: Any, tasks: Tasks, what: str | Callable[[], str] = "callback") -> None:
+def fire(fn: Callable[..., Any], args: tuple[Any, ...], tasks: Tasks, what: str | Callable[[], str]) -> None:
     """Call ``fn(*args)`` and forget it: a coroutine result runs as a task of
     ``tasks``, and any exception goes to that owner's error handler. ``what``
-    names the call in error reports (a function giving the name: called only then)."""
+    names the call in error reports (a function giving the name: called only then).
+    (Positional only, arguments as a tuple: it runs for every message a room
+    handles and every patch a client reads, and keywords or ``*args`` would
+    take longer than most callbacks.)"""
     try:
         result = fn(*args)
         if result is not None and inspect.isawaitable(result):

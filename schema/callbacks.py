@@ -61,7 +61,7 @@ _tasks = logging_tasks(log, "state listener")
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> None:
-    fire(fn, *args, tasks=_tasks, what=lambda: f"{fn!r}")
+    fire(fn, args, _tasks, lambda: f"{fn!r}")
 
 
 class Callbacks:

@@ -76,7 +76,7 @@ class Clock:
                 heapq.heappush(self._timers, (timer.due, next(self._seq), timer))
             else:
                 timer.active = False
-            fire(timer.callback, tasks=self._tasks, what="clock callback")
+            fire(timer.callback, (), self._tasks, "clock callback")
         self._schedule()
 
     def _schedule(self) -> None:

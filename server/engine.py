@@ -529,7 +529,7 @@ class RoomEngine:
             return
         if self._observers:
             self._notify("message", client, frame.type, message)
-        fire(callback, *args, tasks=self.tasks, what=lambda: f"message {frame.type!r} handler")
+        fire(callback, args, self.tasks, lambda: f"message {frame.type!r} handler")
 
     def answer(self, client: Client, request: protocol.RoomRequest) -> None:
         """A ROOM_REQUEST (0.18): the handler of its type answers with what it returns."""

@@ -40,6 +40,8 @@ async def test_fifty_clients_for_five_seconds(start_server) -> None:
     assert summary["measured_s"] < summary["duration_s"]    # measured after the ramp and warm-up
     assert summary["patches_per_s"] > 50
     assert summary["messages_sent"] > 0 and Counted.received == summary["messages_sent"]
+    # each client sends at its rate from its join to the end (2/s for 4 to 5 s), never in bursts
+    assert 50 * 2 * 3 <= summary["messages_sent"] <= 50 * (2 * 5 + 1)
     assert summary["rss_mb"] > 0
     assert b"connected 50/50" in stderr                     # the live progress line
     table = format_summary(summary)
