@@ -26,6 +26,7 @@ __all__ = ["WebSocket", "open_websocket"]
 
 log = logging.getLogger("pyseus.client.connection")
 
+_frame, _BINARY, _TEXT = websocket.frame, websocket.BINARY, websocket.TEXT
 _MAX_HEAD = 16384          # the server's answer to the handshake, headers included
 _CLOSE_TIMEOUT = 5.0       # for the server to answer our close frame
 
@@ -59,8 +60,9 @@ class WebSocket(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         """Write one binary frame (masked, as clients must)."""
-        if not self.closed and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(websocket.frame(websocket.BINARY, data, mask=True))
+        transport = self.transport
+        if self._closing is None and transport is not None and not transport.is_closing():
+            transport.write(_frame(_BINARY, data, mask=True))
 
     @property
     def buffered(self) -> int:
@@ -171,7 +173,7 @@ class WebSocket(asyncio.Protocol):
 
     def _deliver(self, messages: list[tuple[int, bytes]]) -> None:
         for i, (op, payload) in enumerate(messages):
-            if op == websocket.BINARY or op == websocket.TEXT:
+            if op == _BINARY or op == _TEXT:
                 if self.done.done():
                     return
                 if self._on_message(payload) and i + 1 < len(messages):

@@ -194,7 +194,7 @@ class LoadTest:
                 slot = self._slots[phase % _SLOTS]
                 for room in slot:
                     if room.connected:
-                        room._queue(frame)
+                        room._send_now(frame)
                         self.sent += 1
             done = due
             await asyncio.sleep(max(0.0, start + done * period / _SLOTS - time.monotonic()))
