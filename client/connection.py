@@ -39,6 +39,10 @@ OnClosed = Callable[[int, str], None]
 class WebSocket(asyncio.Protocol):
     """One client WebSocket: ``await WebSocket(on_message, on_closed, max_payload).open(url, headers, timeout)``."""
 
+    # (slots: see Room.__slots__)
+    __slots__ = ("_on_message", "_on_closed", "_parser", "_key", "_head", "handshake", "transport", "_held",
+                 "_closing", "close_code", "close_reason", "done", "_timer", "__weakref__")
+
     def __init__(self, on_message: OnMessage, on_closed: OnClosed, max_payload: int) -> None:
         self._on_message = on_message
         self._on_closed = on_closed

@@ -42,7 +42,7 @@ MessageType = Union[str, int]
 
 # ---------------------------------------------------------------- messages
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JoinRoom:
     """Server -> client: the seat is taken (reconnection token, serializer, handshake).
 
@@ -54,24 +54,24 @@ class JoinRoom:
     sections: tuple[tuple[int, bytes], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JoinAck:
     """Client -> server: the client got JOIN_ROOM and is ready for the state."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ErrorMessage:
     """Server -> client: an error code and its text."""
     code: int
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeaveRoom:
     """Client -> server: a consented leave."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoomData:
     """A message; ``payload`` is the MessagePack bytes (empty when there is none)."""
     type: MessageType
@@ -87,31 +87,31 @@ class RoomData:
             raise ProtocolError(f"undecodable payload of message {self.type!r}: {e}") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoomDataBytes:
     """A message of raw bytes."""
     type: MessageType
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoomState:
     """Server -> client: the full state."""
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoomPatch:
     """Server -> client: a patch."""
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ping:
     """Both ways (0.17+): the client asks, the server answers the same byte."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoomRequest:
     """Client -> server (0.18): a message that expects a ROOM_RESPONSE with the same id."""
     request_id: int
@@ -123,7 +123,7 @@ class RoomRequest:
         return RoomData(self.type, self.payload).message()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoomResponse:
     """Server -> client (0.18): the answer to a RoomRequest (``status``: ResponseStatus)."""
     request_id: int
