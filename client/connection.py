@@ -170,7 +170,8 @@ class WebSocket(asyncio.Protocol):
             else:
                 self.close_code = CloseCode.ABNORMAL_CLOSURE
         self.done.set_result(None)
-        if self.handshake.exception() is None:      # (a refused handshake is open()'s error to raise)
+        if not self.handshake.cancelled() and self.handshake.exception() is None:
+            # (a refused handshake is open()'s error to raise, a cancelled open() has no one to tell)
             self._on_closed(self.close_code, self.close_reason)
 
     # ---- frames --------------------------------------------------------------------------

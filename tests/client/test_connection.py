@@ -120,6 +120,26 @@ async def test_nobody_there_and_no_answer(serve) -> None:
         await Recorder().socket().open("ws://127.0.0.1:9/room?x=1", {}, 5)
 
 
+async def test_an_open_cancelled_during_the_handshake_closes_quietly(serve) -> None:
+    # (a load test that ends while clients are still joining cancels their open())
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, accept: str) -> None:
+        await asyncio.sleep(10)
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    recorder = Recorder()
+    ws = recorder.socket()
+    opening = asyncio.ensure_future(ws.open(await serve(silent), {}, 5))
+    await asyncio.sleep(0.2)
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    await asyncio.wait_for(ws.wait_closed(), 5)
+    await asyncio.sleep(0.05)
+    loop.set_exception_handler(None)
+    assert errors == [] and recorder.closed == []
+
+
 async def test_pings_are_answered_and_a_server_close_is_echoed(serve) -> None:
     got: list[tuple[int, bytes]] = []
 
