@@ -152,7 +152,10 @@ class WebSocket(asyncio.Protocol):
             log.warning("closing a room socket: %s", e)
             self._fail(e.code, e.reason)
             return
-        self._deliver(messages)
+        if len(messages) == 1 and messages[0][0] == _BINARY and not self.done.done():
+            self._on_message(messages[0][1])     # (one message per read, nothing can follow it: no hold)
+        else:
+            self._deliver(messages)
 
     def eof_received(self) -> bool:
         return False

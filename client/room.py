@@ -469,7 +469,8 @@ class Room(Generic[S]):
                 return
         state = decoder.state if decoder is not None else None
         for handler in tuple(self._state_handlers):
-            self._call(handler, state)
+            # (a fixed name, not _call's: this runs for every patch; the traceback names the callback)
+            fire(handler, (state,), self._tasks, "state change callback")
         if self._state_waiters:
             waiters, self._state_waiters = self._state_waiters, []
             for waiter in waiters:
