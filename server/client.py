@@ -68,6 +68,11 @@ class Client:
     the client is closed (4002).
     """
 
+    # (slots: see _Connection in transport_aiohttp; the dict stays for what an
+    # application attaches to a client besides user_data)
+    __slots__ = ("_conn", "_host", "_queue", "_queued", "ack_timer", "auth", "queue_limit", "reconnection_token",
+                 "session_id", "state", "user_data", "view", "was_joined", "__dict__", "__weakref__")
+
     def __init__(self, session_id: str, host: ClientHost, conn: Connection, *, queue_limit: int = 1 << 20) -> None:
         self.session_id = session_id
         self.user_data: Any = None

@@ -37,6 +37,10 @@ _LATENCY_PROBE_SECONDS = 1.0
 class SocketSession:
     """The join, the frames and the close of one room socket (``SocketHandler``)."""
 
+    # (slots: see _Connection in transport_aiohttp)
+    __slots__ = ("_client", "_conn", "_early", "_engine", "_join", "_meter", "_profile", "_reconnecting",
+                 "_target")
+
     def __init__(self, engines: Mapping[str, RoomEngine], profile: str, conn: Connection, room_id: str,
                  query: dict[str, str], headers: Mapping[str, str]) -> None:
         self._conn = conn

@@ -50,6 +50,13 @@ class _Connection(asyncio.Protocol):
     whole and in order. Pings, pongs and the close handshake are handled here.
     """
 
+    # Slots, not a dict: every message touches the socket, session and client
+    # objects of one among hundreds, mostly out of the cache; fewer lines per
+    # object cost less (server CPU at 500 clients with input: 3 pairs of runs,
+    # 24.4-25.0 % against 26.0-28.3 % without).
+    __slots__ = ("_closing", "_max_buffered", "_parser", "_previous", "_reading", "_timer", "_transport",
+                 "close_code", "done", "missed_pings", "pings", "remote_address", "session", "__weakref__")
+
     def __init__(self, transport: asyncio.Transport, remote_address: str, max_buffered: int,
                  max_payload: int) -> None:
         self._transport = transport
