@@ -5,8 +5,9 @@
 raises ``FrameError`` with the close code the RFC asks for on anything a peer
 must not send. ``frame()`` builds a frame and ``close_frame()`` a close frame.
 Both the parser and ``frame()`` are compiled (``_framing``): every message a
-room receives or a client sends goes through them. The server's transport reads room sockets with it (a read becomes calls to the session with
-no task switch per message), and the load generator's lean client too.
+room receives or a client sends goes through them. The server's transport
+reads room sockets with the parser (a read becomes calls to the session with
+no task switch per message), and the client's WebSocket too.
 
 What is left to the caller: the opening handshake (``accept_key()`` computes
 its answer), and what to do with pings, pongs and close frames.

@@ -103,7 +103,7 @@ def test_masking_is_the_xor_of_the_key_repeated(payload: bytes, key: bytes, skip
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from([BINARY, TEXT, PING, PONG, CLOSE]),
-       st.one_of(st.binary(max_size=300), st.integers(0, 70000).map(lambda n: bytes(n % 251 for n in range(n)))),
+       st.one_of(st.binary(max_size=300), st.integers(0, 70000).map(lambda size: bytes(i % 251 for i in range(size)))),
        st.booleans(), st.sampled_from([bytes, bytearray, memoryview]))
 def test_frames_are_the_rfc_bytes(opcode: int, payload: bytes, masked: bool, kind: type) -> None:
     # (the key is drawn inside frame(): read it back from where the RFC puts it)
