@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyseus import protocol
-from pyseus.loop import LOOPS, event_loop_factory
+from pyseus.loop import LOOPS, TIMER_SLACK, event_loop_factory
 
 from .client import Client
 from .errors import MatchMakeError
@@ -189,7 +189,7 @@ class LoadTest:
         start = time.monotonic()
         done = 0            # phases sent so far
         while True:
-            due = int((time.monotonic() - start) * _SLOTS / period) + 1
+            due = int((time.monotonic() - start + TIMER_SLACK) * _SLOTS / period) + 1
             for phase in range(max(done, due - _SLOTS), due):
                 slot = self._slots[phase % _SLOTS]
                 for room in slot:

@@ -4,9 +4,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["event_loop_factory", "LOOPS"]
+__all__ = ["event_loop_factory", "LOOPS", "TIMER_SLACK"]
 
 LOOPS = ("auto", "asyncio", "uvloop")
+
+#: How early a loop may run a timer, in seconds. uvloop counts its clock and
+#: timer delays in whole milliseconds, so a timer can run up to a millisecond
+#: before the time it was set for; code that checks whether something is due
+#: counts this much as due, or it would set a timer for the remaining instant,
+#: get woken as early again, and spin until the clock moves on.
+TIMER_SLACK = 0.001
 
 
 def event_loop_factory(loop: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:

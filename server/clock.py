@@ -13,6 +13,7 @@ import logging
 from typing import Any, Callable
 
 from pyseus._callbacks import Tasks, fire, logging_tasks
+from pyseus.loop import TIMER_SLACK
 
 __all__ = ["Clock", "Timer"]
 
@@ -65,7 +66,8 @@ class Clock:
         now = (self._loop.time() - self._start) * 1000
         self.delta_time = now - self._now
         self._now = now
-        while self._timers and self._timers[0][0] <= now:
+        due = now + TIMER_SLACK * 1000
+        while self._timers and self._timers[0][0] <= due:
             _, _, timer = heapq.heappop(self._timers)
             if not timer.active:
                 continue

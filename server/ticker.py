@@ -19,6 +19,8 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pyseus.loop import TIMER_SLACK
+
 __all__ = ["Ticker"]
 
 
@@ -86,7 +88,7 @@ class Ticker:
         self._timer = None
         assert self._loop is not None
         now = self._loop.time()
-        if self._next_sim <= now:
+        if self._next_sim <= now + TIMER_SLACK:
             self._next_sim = _advance(self._next_sim, self._sim_period, now)
             try:
                 pending = self._simulate()
@@ -111,7 +113,7 @@ class Ticker:
         self._patch_if_due(now, generation)
 
     def _patch_if_due(self, now: float, generation: int) -> None:
-        if self._next_patch <= now:
+        if self._next_patch <= now + TIMER_SLACK:
             self._next_patch = _advance(self._next_patch, self._patch_period, now)
             try:
                 self._patch()

@@ -230,3 +230,28 @@ async def tools_server() -> AsyncIterator[Server]:
     await server.serve("127.0.0.1", 0)
     yield server
     await server.shutdown()
+
+
+def counting_loop(base: type[asyncio.AbstractEventLoop], method: str) -> type[asyncio.AbstractEventLoop]:
+    """An event loop class that counts the calls of its timer method ``method``
+    (``call_at`` or ``call_later``) in ``timers_set``: one per timer a caller set."""
+
+    class Counting(base):  # type: ignore[valid-type,misc]
+        timers_set = 0
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        Counting.timers_set += 1
+        return getattr(base, method)(self, *args, **kwargs)
+
+    setattr(Counting, method, counted)
+    return Counting
+
+
+# The loops the server runs on; uvloop counts time in whole milliseconds.
+TIMER_LOOPS = [pytest.param(asyncio.SelectorEventLoop, id="asyncio")]
+try:
+    import uvloop
+except ImportError:       # (a dependency on Linux and macOS)
+    pass
+else:
+    TIMER_LOOPS.append(pytest.param(uvloop.Loop, id="uvloop"))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pyseus.server import Clock
-from tests.server.conftest import eventually
+from tests.server.conftest import TIMER_LOOPS, counting_loop, eventually
 
 
 async def test_timeout_fires_once_and_interval_repeats() -> None:
@@ -85,3 +85,21 @@ async def test_invalid_interval() -> None:
     with pytest.raises(ValueError):
         clock.set_interval(lambda: None, 0)
     clock.stop()
+
+
+@pytest.mark.parametrize("base", TIMER_LOOPS)
+def test_an_interval_sets_one_timer_per_call_on_every_loop(base: type[asyncio.AbstractEventLoop]) -> None:
+    # (see tests/server/test_ticker.py: an early wakeup must not spin)
+    loop_class = counting_loop(base, "call_later")
+    fired: list[float] = []
+
+    async def run() -> None:
+        clock = Clock()
+        clock.set_interval(lambda: fired.append(clock.elapsed_time), 10)
+        await asyncio.sleep(0.3)
+        clock.stop()
+
+    with asyncio.Runner(loop_factory=loop_class) as runner:
+        runner.run(run())
+    assert 20 <= len(fired) <= 31
+    assert loop_class.timers_set <= len(fired) + 3      # type: ignore[attr-defined]
