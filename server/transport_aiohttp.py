@@ -54,14 +54,21 @@ class _Connection(asyncio.Protocol):
     # objects of one among hundreds, mostly out of the cache; fewer lines per
     # object cost less (server CPU at 500 clients with input: 3 pairs of runs,
     # 24.4-25.0 % against 26.0-28.3 % without).
-    __slots__ = ("_closing", "_max_buffered", "_parser", "_previous", "_reading", "_timer", "_transport",
-                 "close_code", "done", "missed_pings", "pings", "remote_address", "session", "__weakref__")
+    __slots__ = ("_closing", "_full", "_max_buffered", "_parser", "_previous", "_reading", "_timer", "_transport",
+                 "close_code", "done", "missed_pings", "open", "pings", "remote_address", "session", "__weakref__")
 
     def __init__(self, transport: asyncio.Transport, remote_address: str, max_buffered: int,
                  max_payload: int) -> None:
         self._transport = transport
         self.remote_address = remote_address
         self._max_buffered = max_buffered
+        # The unsent bytes are counted only once the transport's flow control says
+        # they passed its high-water mark (pause_writing), which is kept at or
+        # below max_buffered: most sends then skip the count.
+        if transport.get_write_buffer_limits()[1] > max_buffered:
+            transport.set_write_buffer_limits(high=max_buffered)
+        self._full = transport.get_write_buffer_size() > 0     # (paused before it was ours?)
+        self.open = True        # False once a close started (from either side), or the socket is gone
         self._parser = websocket.FrameParser(max_payload, masked=True)
         self.session: SocketHandler | None = None
         self._closing: tuple[int, str] | None = None     # the close we started (code, reason)
@@ -74,10 +81,6 @@ class _Connection(asyncio.Protocol):
         self.pings: list[bytes] = []         # payloads of the pings not answered yet
 
     @property
-    def open(self) -> bool:
-        return self._closing is None and not self.done.done()
-
-    @property
     def buffered(self) -> int:
         transport = self._transport
         return transport.get_write_buffer_size() if not transport.is_closing() else 0
@@ -88,7 +91,7 @@ class _Connection(asyncio.Protocol):
         transport = self._transport
         if not self.open or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > self._max_buffered:
+        if self._full and transport.get_write_buffer_size() > self._max_buffered:
             log.warning("dropping %s: %d bytes are waiting to be sent (limit send_buffer_bytes)",
                         self.remote_address, transport.get_write_buffer_size())
             self.terminate()
@@ -104,6 +107,7 @@ class _Connection(asyncio.Protocol):
         if self._closing is not None or self.done.done():
             return
         self._closing = (code if code is not None else CloseCode.NORMAL_CLOSURE, reason)
+        self.open = False
         self._write(websocket.close_frame(self._closing[0], close_reason(reason)))
         self._timer = asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT, self.terminate)
 
@@ -117,6 +121,7 @@ class _Connection(asyncio.Protocol):
         if self._closing is not None or self.done.done() or transport.is_closing():
             return
         self._closing = (code, reason)
+        self.open = False
         self._reading = False
         transport.pause_reading()
         transport.write(websocket.close_frame(code, close_reason(reason)))
@@ -130,6 +135,7 @@ class _Connection(asyncio.Protocol):
         """Drop the TCP connection without a close frame."""
         if self._closing is None:
             self._closing = (CloseCode.ABNORMAL_CLOSURE, "")
+        self.open = False
         self.close_code = CloseCode.ABNORMAL_CLOSURE
         self._reading = False
         self._transport.abort()
@@ -172,10 +178,12 @@ class _Connection(asyncio.Protocol):
         self.feed_eof()
 
     def pause_writing(self) -> None:
+        self._full = True
         if self._previous is not None:
             self._previous.pause_writing()
 
     def resume_writing(self) -> None:
+        self._full = False
         if self._previous is not None:
             self._previous.resume_writing()
 
@@ -214,6 +222,7 @@ class _Connection(asyncio.Protocol):
     def feed_eof(self) -> None:
         # the TCP connection is gone (aiohttp's connection_lost)
         self._reading = False
+        self.open = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
