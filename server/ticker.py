@@ -8,7 +8,10 @@ no loop at all.
 
 A step is a timer callback of the event loop, not a task that sleeps: a
 server runs thousands of room steps a second, and a task would add a future,
-a wakeup and (on uvloop) a loop iteration to each. Only a simulation that
+a wakeup and (on uvloop) a loop iteration to each. Steps start on a grid of
+a tenth of the period (up to that much after their time, never before), so
+that the rooms of one rate step in a few shared wakeups of the process
+instead of one each. Only a simulation that
 returns an awaitable runs the rest of its step as a task, and the next step
 waits for it.
 """
@@ -22,6 +25,8 @@ from typing import Any
 from pyseus.loop import TIMER_SLACK
 
 __all__ = ["Ticker"]
+
+_PHASES = 10        # steps of one period start on this many phases of it
 
 
 class Ticker:
@@ -82,7 +87,9 @@ class Ticker:
 
     def _schedule(self) -> None:
         assert self._loop is not None
-        self._timer = self._loop.call_at(min(self._next_sim, self._next_patch), self._step, self._generation)
+        due = min(self._next_sim, self._next_patch)
+        grid = min(self._sim_period, self._patch_period) / _PHASES
+        self._timer = self._loop.call_at(math.ceil(due / grid) * grid, self._step, self._generation)
 
     def _step(self, generation: int) -> None:
         self._timer = None

@@ -31,3 +31,28 @@ def test_each_step_sets_one_timer_on_every_loop(base: type[asyncio.AbstractEvent
     assert steps.count("patch") == simulated
     # (plus the timers of asyncio.sleep and of the runner)
     assert loop_class.timers_set <= simulated + 3      # type: ignore[attr-defined]
+
+
+async def test_tickers_of_one_period_share_ten_phases_of_it() -> None:
+    # Started at any time, they step on ten phases of the period (5 ms apart
+    # here), up to a phase after their own time: one wakeup serves all the
+    # tickers of a phase, instead of one wakeup each.
+    loop = asyncio.get_running_loop()
+    steps: list[list[float]] = []
+    tickers = []
+    for _ in range(40):
+        times: list[float] = []
+        steps.append(times)
+        tickers.append(Ticker(lambda times=times: times.append(loop.time()), lambda: None,
+                              spawn=None, report=None))  # type: ignore[arg-type]
+        tickers[-1].start(50, 50)
+        await asyncio.sleep(0.0013)
+    await asyncio.sleep(0.5)
+    for ticker in tickers:
+        ticker.stop()
+    counts = [len(times) for times in steps]
+    assert all(9 <= n <= 12 for n in counts), counts
+    # the wakeups: runs of steps with no gap of 0.5 ms (40 a period if each had its own)
+    moments = sorted(t for times in steps for t in times)
+    wakeups = 1 + sum(b - a > 0.0005 for a, b in zip(moments, moments[1:]))
+    assert wakeups <= 12 * max(counts), wakeups
