@@ -347,6 +347,7 @@ class WebSocketTransport(Transport):
         self._sockets: dict[_Connection, _Connection] = {}
         self._deadlines: dict[object, _RequestDeadline] = {}     # by the connection's transport
         self._watcher: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
         self._over_budget = LogOnce(log)
         # routes of the user's own (added before start(), they come before ours)
         self.app = web.Application(client_max_size=self.limits.max_body_bytes, middlewares=[self._guard])
@@ -368,12 +369,14 @@ class WebSocketTransport(Transport):
         sockets: Sequence[Any] = self._listener.sockets or ()
         self.port = sockets[0].getsockname()[1] if sockets else port
         self._watcher = asyncio.ensure_future(self._watch_buffers())
+        self._pinger = asyncio.ensure_future(self._ping())
 
     async def stop(self) -> None:
         if self._listener is not None:
             self._listener.close()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in (self._watcher, self._pinger):
+            if task is not None:
+                task.cancel()
         conns = list(self._sockets)
         for conn in conns:
             conn.close(CloseCode.GOING_AWAY)
@@ -491,29 +494,30 @@ class WebSocketTransport(Transport):
             conn.feed_eof()         # (gone already: aiohttp had no reader to tell)
         else:
             conn.take_over()
-        pinger = asyncio.ensure_future(self._ping(conn))
         try:
             await conn.done
         finally:
-            pinger.cancel()
             self._sockets.pop(conn, None)
             if conn.session is not None:
                 await conn.session.on_close(conn.close_code)
         return response
 
-    async def _ping(self, conn: _Connection) -> None:
-        # Ping every interval; a client that missed ping_max_retries pings is dropped.
-        # Each ping carries fresh random bytes, which only a real answer echoes.
-        while conn.open:
+    async def _ping(self) -> None:
+        # Every interval, each socket is pinged; one that missed ping_max_retries
+        # pings is dropped. Each ping carries fresh random bytes, which only a real
+        # answer echoes. (One task for all: a task per socket cost a wakeup each
+        # interval, and its memory.)
+        while True:
             await asyncio.sleep(self.ping_interval)
-            if not conn.open:
-                return
-            if conn.missed_pings >= self.ping_max_retries:
-                log.info("dropping %s: no pong", conn.remote_address)
-                conn.terminate()
-                return
-            conn.missed_pings += 1
-            conn.ping(keep=self.ping_max_retries + 1)
+            for conn in list(self._sockets):
+                if not conn.open:
+                    continue
+                if conn.missed_pings >= self.ping_max_retries:
+                    log.info("dropping %s: no pong", conn.remote_address)
+                    conn.terminate()
+                else:
+                    conn.missed_pings += 1
+                    conn.ping(keep=self.ping_max_retries + 1)
 
     async def _watch_buffers(self) -> None:
         # The per-socket cap bounds one client; this bounds them all together, by
