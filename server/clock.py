@@ -79,7 +79,8 @@ class Clock:
             else:
                 timer.active = False
             fire(timer.callback, (), self._tasks, "clock callback")
-        self._schedule()
+        if not self._driven:
+            self._schedule()
 
     def _schedule(self) -> None:
         if self._wakeup is not None:

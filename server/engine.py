@@ -706,7 +706,8 @@ class RoomEngine:
         frame = protocol.room_patch(patch)
         for c in joined:
             c.send_frame(frame)
-        self._notify("patch", patch)
+        if self._observers:
+            self._notify("patch", patch)
         return True
 
     def _send_view_patches(self, encoder: Encoder, patch: bytes, joined: list[Client]) -> bool:
@@ -727,10 +728,13 @@ class RoomEngine:
                 sent = True
         if patch:
             self._full_cache = None
-            self._notify("patch", patch)
+            if self._observers:
+                self._notify("patch", patch)
         return sent
 
     def _deliver_after_patch(self) -> None:
+        if not self._after_patch:
+            return
         queued, self._after_patch = self._after_patch, []
         for target, frame, excluded in queued:
             for c in [target] if target is not None else list(self._clients):
