@@ -8,12 +8,13 @@ no loop at all.
 
 A step is a timer callback of the event loop, not a task that sleeps: a
 server runs thousands of room steps a second, and a task would add a future,
-a wakeup and (on uvloop) a loop iteration to each. Steps start on a grid of
-a tenth of the period (up to that much after their time, never before), so
-that the rooms of one rate step in a few shared wakeups of the process
-instead of one each. Only a simulation that
+a wakeup and (on uvloop) a loop iteration to each. Only a simulation that
 returns an awaitable runs the rest of its step as a task, and the next step
 waits for it.
+
+Steps start on a grid of a tenth of the period (up to that much after their
+time, never before), so that the rooms of one rate step in a few shared
+wakeups of the process instead of one each.
 """
 from __future__ import annotations
 
