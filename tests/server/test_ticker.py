@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,35 @@ async def test_tickers_of_one_period_share_ten_phases_of_it() -> None:
     moments = sorted(t for times in steps for t in times)
     wakeups = 1 + sum(b - a > 0.0005 for a, b in zip(moments, moments[1:]))
     assert wakeups <= 12 * max(counts), wakeups
+
+
+async def test_an_async_step_delays_the_next_and_its_patch_follows_it() -> None:
+    # A simulation that returns an awaitable: its patch is sent when it ends, and
+    # the next step waits for it (steps never overlap), then catches up once.
+    events: list[str] = []
+    running: list[asyncio.Task[None]] = []
+
+    async def slow_step() -> None:
+        events.append("start")
+        await asyncio.sleep(0.035)          # longer than the 10 ms period
+        events.append("end")
+
+    def simulate() -> Any:
+        return slow_step()
+
+    def spawn(coro: Any, what: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        running.append(task)
+        return task
+
+    ticker = Ticker(simulate, lambda: events.append("patch"), spawn=spawn, report=None)  # type: ignore[arg-type]
+    ticker.start(10, 10)
+    await asyncio.sleep(0.2)
+    ticker.stop()
+    steps = events.count("start")
+    assert 3 <= steps <= 6, events          # about 0.2 s / 45 ms, not 0.2 s / 10 ms
+    # each step: start, end, then its patch, before the next starts (the last
+    # one may have been stopped midway)
+    assert events[:3 * (steps - 1)] == ["start", "end", "patch"] * (steps - 1), events
+    await asyncio.sleep(0)
+    assert all(task.done() for task in running)     # stop() ended the step in progress
