@@ -41,10 +41,9 @@ def unpack(data: bytes) -> Any:
             value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True, timestamp=3,
                                     ext_hook=_standard_ext)
         except Exception:
-            pass
-        else:
-            if len(data) <= MAX_DEPTH or _depth_at_most(value, MAX_DEPTH):
-                return value
+            return read(data)       # (which raises, or reads what C msgpack does not)
+        if len(data) <= MAX_DEPTH or _depth_at_most(value, MAX_DEPTH):
+            return value
     return read(data)
 
 

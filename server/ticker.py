@@ -53,6 +53,7 @@ class Ticker:
         self._step_task: asyncio.Future[Any] | None = None     # an asynchronous simulation step
         self._sim_period = self._patch_period = math.inf
         self._next_sim = self._next_patch = math.inf
+        self._phase = math.inf      # the grid steps start on
 
     def start(self, simulation_ms: float | None, patch_ms: float | None) -> None:
         """(Re)start with these periods (None: that part is off)."""
@@ -64,6 +65,7 @@ class Ticker:
         start = loop.time()
         self._sim_period = simulation_ms / 1000 if simulation_ms is not None else math.inf
         self._patch_period = patch_ms / 1000 if patch_ms is not None else math.inf
+        self._phase = min(self._sim_period, self._patch_period) / _PHASES
         self._next_sim = start + self._sim_period
         self._next_patch = start + self._patch_period
         self._running = True
@@ -88,9 +90,9 @@ class Ticker:
 
     def _schedule(self) -> None:
         assert self._loop is not None
-        due = min(self._next_sim, self._next_patch)
-        grid = min(self._sim_period, self._patch_period) / _PHASES
-        self._timer = self._loop.call_at(math.ceil(due / grid) * grid, self._step, self._generation)
+        phase = self._phase
+        self._timer = self._loop.call_at(math.ceil(min(self._next_sim, self._next_patch) / phase) * phase,
+                                         self._step, self._generation)
 
     def _step(self, generation: int) -> None:
         self._timer = None
