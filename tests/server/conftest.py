@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import uvloop
 
 from pyseus.protocol import generations
 from pyseus.server import Server
@@ -247,11 +248,6 @@ def counting_loop(base: type[asyncio.AbstractEventLoop], method: str) -> type[as
     return Counting
 
 
-# The loops the server runs on; uvloop counts time in whole milliseconds.
-TIMER_LOOPS = [pytest.param(asyncio.SelectorEventLoop, id="asyncio")]
-try:
-    import uvloop
-except ImportError:       # (a dependency on Linux and macOS)
-    pass
-else:
-    TIMER_LOOPS.append(pytest.param(uvloop.Loop, id="uvloop"))
+# The loops the server runs on (uvloop is a dependency on Linux and macOS; it
+# counts time in whole milliseconds).
+TIMER_LOOPS = [pytest.param(asyncio.SelectorEventLoop, id="asyncio"), pytest.param(uvloop.Loop, id="uvloop")]

@@ -46,6 +46,10 @@ async def test_a_client_that_stops_reading_is_dropped(start_server, caplog, limi
     server = await start_server({"b": Blaster}, limits=Limits(send_buffer_bytes=limit))
     seat = await reserve(endpoint(server), "joinOrCreate", "b")
     reader, writer = await claim_without_reading(server.port, seat)
+    # (the unsent bytes are counted once the transport pauses writing: at the
+    # limit, when that is below the transport's own high-water mark)
+    [conn] = server.transport._sockets
+    assert conn._transport.get_write_buffer_limits()[1] <= limit
     # ask for 60 KB blobs again and again, and never read them
     for _ in range(200):
         writer.write(client_frame(protocol.room_data("size", 60_000)))
