@@ -54,7 +54,7 @@ class _Connection(asyncio.Protocol):
     # objects of one among hundreds, mostly out of the cache; fewer lines per
     # object cost less (server CPU at 500 clients with input: 3 pairs of runs,
     # 24.4-25.0 % against 26.0-28.3 % without).
-    __slots__ = ("_closing", "_full", "_max_buffered", "_parser", "_previous", "_reading", "_timer", "_transport",
+    __slots__ = ("_closing", "_full", "_max_buffered", "_deadline", "_parser", "_reading", "_timer", "_transport",
                  "close_code", "done", "missed_pings", "open", "pings", "remote_address", "session", "__weakref__")
 
     def __init__(self, transport: asyncio.Transport, remote_address: str, max_buffered: int,
@@ -76,7 +76,7 @@ class _Connection(asyncio.Protocol):
         self.close_code: int | None = None               # what the session is told at the end
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
-        self._previous: Any = None       # the protocol before take_over()
+        self._deadline: _RequestDeadline | None = None     # the connection's protocol before take_over()
         self.missed_pings = 0
         self.pings: list[bytes] = []         # payloads of the pings not answered yet
 
@@ -159,30 +159,28 @@ class _Connection(asyncio.Protocol):
 
     # ---- the bytes of the upgraded connection ----------------------------------------------
 
-    def take_over(self) -> None:
-        """Become the connection's protocol: reads come here without passing through
-        aiohttp's request handler and our request deadline; the end of the connection
-        still goes to them (they clean up, and aiohttp then calls ``feed_eof``)."""
-        self._previous = self._transport.get_protocol()
+    def take_over(self, deadline: _RequestDeadline) -> None:
+        """Become the connection's protocol in place of ``deadline`` (which makes
+        aiohttp let go of it): reads come here without passing through aiohttp's
+        request handler and our request deadline; the end of the connection is
+        still told to ``deadline``, which counts the open connections."""
+        self._deadline = deadline
         self._transport.set_protocol(self)
+        deadline.hand_over()
 
     def eof_received(self) -> bool:
         return False            # (a peer that stops sending is done: close)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._previous is not None:
-            self._previous.connection_lost(exc)
+        if self._deadline is not None:
+            self._deadline.connection_lost(exc)
         self.feed_eof()
 
     def pause_writing(self) -> None:
         self._full = True
-        if self._previous is not None:
-            self._previous.pause_writing()
 
     def resume_writing(self) -> None:
         self._full = False
-        if self._previous is not None:
-            self._previous.resume_writing()
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         # (aiohttp's payload-parser interface: the bytes that came with the request)
@@ -265,7 +263,7 @@ class _RequestDeadline(asyncio.Protocol):
     __slots__ = ("_inner", "_owner", "_transport", "_timer", "busy")
 
     def __init__(self, inner: asyncio.Protocol, owner: WebSocketTransport) -> None:
-        self._inner = inner
+        self._inner = inner             # aiohttp's protocol, until hand_over()
         self._owner = owner
         self._transport: Any = None
         self._timer: asyncio.TimerHandle | None = None
@@ -309,6 +307,19 @@ class _RequestDeadline(asyncio.Protocol):
         """Its handler returned: the next bytes start the next request's deadline."""
         self.busy = False
 
+    def hand_over(self) -> None:
+        """The connection became a room socket, now the transport's protocol.
+
+        aiohttp is told it lost the connection, without writing to it or closing
+        it: it forgets the connection, and once the upgrade's handler returns,
+        frees the request and its parser. Only the end of
+        the connection is told here from now on.
+        """
+        inner, self._inner = self._inner, _LET_GO
+        if isinstance(inner, web.RequestHandler):
+            inner.transport = None      # (no longer aiohttp's to write to or to close)
+            inner.connection_lost(None)
+
     def _arm(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(self._owner.limits.request_timeout, self._expired)
 
@@ -319,6 +330,9 @@ class _RequestDeadline(asyncio.Protocol):
             log.info("closing the connection of %s: no complete request within %s s (limit request_timeout)",
                      peer[0] if peer else "?", self._owner.limits.request_timeout)
             self._transport.abort()
+
+
+_LET_GO = asyncio.Protocol()        # (does nothing: in place of aiohttp's protocol once it let go)
 
 
 class WebSocketTransport(Transport):
@@ -348,6 +362,7 @@ class WebSocketTransport(Transport):
         self._deadlines: dict[object, _RequestDeadline] = {}     # by the connection's transport
         self._watcher: asyncio.Task[None] | None = None
         self._pinger: asyncio.Task[None] | None = None
+        self._endings: set[asyncio.Task[None]] = set()      # sessions told their socket closed
         self._over_budget = LogOnce(log)
         # routes of the user's own (added before start(), they come before ours)
         self.app = web.Application(client_max_size=self.limits.max_body_bytes, middlewares=[self._guard])
@@ -382,6 +397,8 @@ class WebSocketTransport(Transport):
             conn.close(CloseCode.GOING_AWAY)
         if conns:
             await asyncio.wait([asyncio.shield(c.done) for c in conns], timeout=_CLOSE_TIMEOUT + 1)
+        if self._endings:
+            await asyncio.wait(self._endings, timeout=_CLOSE_TIMEOUT)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -475,10 +492,10 @@ class WebSocketTransport(Transport):
         response = web.StreamResponse(status=101, headers={
             "Upgrade": "websocket", "Connection": "Upgrade",
             "Sec-WebSocket-Accept": websocket.accept_key(request.headers["Sec-WebSocket-Key"])})
+        response.force_close()      # (no request follows on this connection)
         await response.prepare(request)
         conn = pick(_Connection, _BufferedConnection)(transport, address, self.limits.send_buffer_bytes,
                                                       self.max_payload)
-        request.protocol.keep_alive(False)
         self._sockets[conn] = conn
         segments = [s for s in request.path.split("/") if s]
         room_id = segments[-1] if len(segments) >= 1 and _TOKEN.fullmatch(segments[-1]) else ""
@@ -487,20 +504,32 @@ class WebSocketTransport(Transport):
         except Exception:
             log.exception("opening the socket of %s failed", address)
             conn.close(CloseCode.SERVER_ERROR)
-        # The bytes that came after the request go to conn (aiohttp's payload-parser
-        # interface), then conn becomes the connection's protocol.
+        # conn becomes the connection's protocol, the bytes that came after the
+        # request go to it (aiohttp's payload-parser interface), and this handler
+        # returns: the socket lives on without aiohttp's request objects.
+        deadline = None if transport.is_closing() else self._deadlines.get(transport)
+        if deadline is not None:
+            conn.take_over(deadline)
         request.protocol.set_parser(conn)  # type: ignore[arg-type]
-        if transport.is_closing():
+        if deadline is None:
             conn.feed_eof()         # (gone already: aiohttp had no reader to tell)
-        else:
-            conn.take_over()
-        try:
-            await conn.done
-        finally:
-            self._sockets.pop(conn, None)
-            if conn.session is not None:
-                await conn.session.on_close(conn.close_code)
+        request.content.feed_eof()      # (the upgrade has no body: nothing for aiohttp to wait for)
+        conn.done.add_done_callback(lambda _: self._socket_ended(conn))
         return response
+
+    def _socket_ended(self, conn: _Connection) -> None:
+        self._sockets.pop(conn, None)
+        if conn.session is not None:
+            task = asyncio.ensure_future(self._tell_session(conn, conn.session))
+            self._endings.add(task)
+            task.add_done_callback(self._endings.discard)
+
+    @staticmethod
+    async def _tell_session(conn: _Connection, session: SocketHandler) -> None:
+        try:
+            await session.on_close(conn.close_code)
+        except Exception:
+            log.exception("ending the socket of %s failed", conn.remote_address)
 
     async def _ping(self) -> None:
         # Every interval, each socket is pinged; one that missed ping_max_retries

@@ -1,11 +1,14 @@
-"""The aiohttp transport: frames of every length class, and a client that stops reading."""
+"""The aiohttp transport: frames of every length class, a client that stops reading,
+and room sockets that aiohttp lets go of."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import struct
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from pyseus import protocol
 
@@ -63,6 +66,28 @@ async def test_a_client_that_stops_reading_is_dropped(start_server, caplog, limi
     assert room is None or len(room.clients) == 0
     writer.close()
     await asyncio.gather(writer.wait_closed(), return_exceptions=True)
+
+
+async def test_aiohttp_lets_go_of_room_sockets(start_server) -> None:
+    # Once upgraded, a room socket is the transport's alone: aiohttp forgets the
+    # connection and frees its request, and the socket works and is counted until it ends.
+    server = await start_server({"b": Blaster})
+    socks = [(await join(endpoint(server), "b"))[0] for _ in range(3)]
+    aiohttp_server = server.transport._runner.server
+    await eventually(lambda: not aiohttp_server.connections)   # (the matchmaking requests' ended too)
+    gc.collect()
+    upgrades = [o for o in gc.get_objects() if isinstance(o, web.BaseRequest)
+                and o.headers.get("Upgrade", "").lower() == "websocket"]
+    assert upgrades == []
+    assert server.transport.connections == 3
+    for sock in socks:
+        await sock.send(protocol.room_data("size", 300))
+        assert len((await sock.next(protocol.RoomDataBytes)).data) == 300
+    Blaster.left = []
+    for sock in socks:
+        await sock.close()
+    await eventually(lambda: server.transport.connections == 0 and len(Blaster.left) == 3)
+    assert not server.transport._sockets
 
 
 def test_frame_headers() -> None:
