@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import signal
 import socket
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.proc import cpu_seconds
 from pyseus.client import Client
 from pyseus.testing import free_port
 
@@ -49,12 +49,6 @@ def _wait_port(port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -109,9 +103,9 @@ def run(processes: int, args: argparse.Namespace, redis_binary: str) -> dict[str
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         workers = _children(server.pid) if processes > 1 else [server.pid]
         time.sleep(warmup + 0.5)
-        cpu0, t0 = {p: _cpu_seconds(p) for p in workers}, time.monotonic()
+        cpu0, t0 = {p: cpu_seconds(p) for p in workers}, time.monotonic()
         time.sleep(max(1.0, args.measure - 1.0))
-        cpu1, t1 = {p: _cpu_seconds(p) for p in workers}, time.monotonic()
+        cpu1, t1 = {p: cpu_seconds(p) for p in workers}, time.monotonic()
         out, err = loadgen.communicate(timeout=args.measure + warmup + 120)
         if loadgen.returncode != 0:
             raise RuntimeError(f"the load generator failed: {err[-2000:]}")

@@ -35,25 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.proc import cpu_seconds, rss_mb
 from pyseus.client.loadtest import SATURATED_CPU
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "bench" / "node"
-
-
-def _cpu_seconds(pid: int) -> float:
-    # utime and stime are fields 14 and 15 of /proc/<pid>/stat (after the command name)
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _start_server(impl: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
@@ -96,10 +82,10 @@ def run_one(impl: str, clients: int, args: argparse.Namespace) -> dict[str, Any]
         loadgen = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # the server is sampled inside the load generator's measured window
         time.sleep(warmup + 0.5)
-        cpu0, t0 = _cpu_seconds(server.pid), time.monotonic()
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
         time.sleep(max(1.0, args.measure - 1.0))
-        cpu1, t1 = _cpu_seconds(server.pid), time.monotonic()
-        rss = _rss_mb(server.pid)
+        cpu1, t1 = cpu_seconds(server.pid), time.monotonic()
+        rss = rss_mb(server.pid)
         out, err = loadgen.communicate(timeout=args.measure + warmup + 120)
         if loadgen.returncode != 0:
             raise RuntimeError(f"the load generator failed: {err[-2000:]}")

@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any
 
-from bench.server import _cpu_seconds
+from bench.proc import cpu_seconds
 from pyseus import protocol
 from pyseus.protocol import websocket
 
@@ -123,7 +123,7 @@ def run_one(kind: str, connections: int, rate: float, seconds: float) -> dict[st
         while True:
             now = time.monotonic()
             if cpu0 is None and now - start >= warmup:
-                cpu0, t0, sent_at_window = _cpu_seconds(child.pid), now, sent
+                cpu0, t0, sent_at_window = cpu_seconds(child.pid), now, sent
             if now - start >= warmup + seconds:
                 break
             due = start + sent * step
@@ -132,7 +132,7 @@ def run_one(kind: str, connections: int, rate: float, seconds: float) -> dict[st
             socks[i].send(frames[sent % len(frames)])
             sent += 1
             i = (i + 1) % connections
-        cpu = _cpu_seconds(child.pid) - cpu0
+        cpu = cpu_seconds(child.pid) - cpu0
         window = time.monotonic() - t0
         time.sleep(0.3)         # (the last frames are read)
         out, _ = child.communicate("", timeout=10)
