@@ -3,7 +3,9 @@ and room sockets that aiohttp lets go of."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
+import os
 import struct
 from typing import Any
 
@@ -88,6 +90,34 @@ async def test_aiohttp_lets_go_of_room_sockets(start_server) -> None:
         await sock.close()
     await eventually(lambda: server.transport.connections == 0 and len(Blaster.left) == 3)
     assert not server.transport._sockets
+
+
+async def test_frames_sent_with_the_upgrade_request_are_read(start_server) -> None:
+    # A client may write its first frames in the same packet as its upgrade
+    # request: they reach the socket, after the join.
+    server = await start_server({"b": Blaster})
+    seat = await reserve(endpoint(server), "joinOrCreate", "b")
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    path = f"/{seat['room']['processId']}/{seat['room']['roomId']}?sessionId={seat['sessionId']}"
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+                 + client_frame(protocol.join_ack()) + client_frame(protocol.room_data("size", 77)))
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 101")
+    parser = websocket.FrameParser(1 << 20, masked=False)
+    kinds: list[type] = []
+    while not any(k is protocol.RoomDataBytes for k in kinds):
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        assert data, f"the server closed the socket after {kinds}"
+        for op, payload in parser.feed(data):
+            frame = protocol.parse_server_frame(payload)
+            kinds.append(type(frame))
+            if isinstance(frame, protocol.RoomDataBytes):
+                assert frame.type == "blob" and len(frame.data) == 77
+    assert kinds[0] is protocol.JoinRoom
+    writer.close()
+    await asyncio.gather(writer.wait_closed(), return_exceptions=True)
 
 
 def test_frame_headers() -> None:
