@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from pyseus.server import ticker as ticker_module
 from pyseus.server.ticker import Ticker
 from tests.server.conftest import TIMER_LOOPS, counting_loop
 
@@ -34,8 +35,8 @@ def test_each_step_sets_one_timer_on_every_loop(base: type[asyncio.AbstractEvent
     assert loop_class.timers_set <= simulated + 3      # type: ignore[attr-defined]
 
 
-async def test_tickers_of_one_period_share_ten_phases_of_it() -> None:
-    # Started at any time, they step on ten phases of the period (5 ms apart
+async def test_tickers_of_one_period_share_two_phases_of_it() -> None:
+    # Started at any time, they step on two phases of the period (25 ms apart
     # here), up to a phase after their own time: one wakeup serves all the
     # tickers of a phase, instead of one wakeup each.
     loop = asyncio.get_running_loop()
@@ -56,7 +57,52 @@ async def test_tickers_of_one_period_share_ten_phases_of_it() -> None:
     # the wakeups: runs of steps with no gap of 0.5 ms (40 a period if each had its own)
     moments = sorted(t for times in steps for t in times)
     wakeups = 1 + sum(b - a > 0.0005 for a, b in zip(moments, moments[1:]))
-    assert wakeups <= 12 * max(counts), wakeups
+    assert wakeups <= 2 * max(counts) + 1, wakeups
+    assert not ticker_module._beats         # nothing left scheduled
+
+
+async def test_the_tickers_of_one_beat_all_simulate_before_any_patches() -> None:
+    events: list[tuple[str, int]] = []
+    tickers = [Ticker(lambda i=i: events.append(("simulate", i)), lambda i=i: events.append(("patch", i)),
+                      spawn=None, report=None) for i in range(5)]  # type: ignore[arg-type]
+    for ticker in tickers:
+        ticker.start(20, 20)
+    await asyncio.sleep(0.05)
+    for ticker in tickers:
+        ticker.stop()
+    beat = events[:10]
+    assert sorted(beat[:5]) == [("simulate", i) for i in range(5)], events
+    assert sorted(beat[5:]) == [("patch", i) for i in range(5)], events
+
+
+async def test_a_step_may_stop_or_restart_the_other_tickers_of_its_beat() -> None:
+    events: list[str] = []
+    second: list[Ticker] = []
+    third: list[Ticker] = []
+
+    def first_step() -> None:
+        events.append("first")
+        second[0].stop()                # not simulated nor patched in this beat
+        third[0].start(20, 20)          # its step in this beat is dropped; it starts over
+
+    tickers = [Ticker(first_step, lambda: events.append("first patch"), spawn=None, report=None),  # type: ignore[arg-type]
+               Ticker(lambda: events.append("second"), lambda: events.append("second patch"),
+                      spawn=None, report=None),  # type: ignore[arg-type]
+               Ticker(lambda: events.append("third"), lambda: events.append("third patch"),
+                      spawn=None, report=None)]  # type: ignore[arg-type]
+    second.append(tickers[1])
+    third.append(tickers[2])
+    for ticker in tickers:
+        ticker.start(20, 20)
+    await asyncio.sleep(0.03)           # one beat, then the third restarted 20 ms later at most
+    tickers[0].stop()
+    assert events[:2] == ["first", "first patch"], events
+    assert "second" not in events and "second patch" not in events
+    assert events.count("third") <= 1
+    await asyncio.sleep(0.03)
+    tickers[2].stop()
+    assert events.count("third") >= 1 and events.count("third patch") == events.count("third")
+    assert not ticker_module._beats
 
 
 async def test_an_async_step_delays_the_next_and_its_patch_follows_it() -> None:
