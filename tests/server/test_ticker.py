@@ -135,3 +135,31 @@ async def test_an_async_step_delays_the_next_and_its_patch_follows_it() -> None:
     assert events[:3 * (steps - 1)] == ["start", "end", "patch"] * (steps - 1), events
     await asyncio.sleep(0)
     assert all(task.done() for task in running)     # stop() ended the step in progress
+
+
+async def test_a_step_that_raises_leaves_the_other_tickers_of_its_beat_alone() -> None:
+    events: list[str] = []
+    reported: list[tuple[str, str]] = []
+
+    def failing() -> None:
+        raise ValueError("boom")
+
+    def failing_patch() -> None:
+        raise KeyError("patch")
+
+    tickers = [Ticker(lambda: events.append("a"), lambda: events.append("a patch"), spawn=None,  # type: ignore[arg-type]
+                      report=lambda e, where: reported.append((type(e).__name__, where))),
+               Ticker(failing, failing_patch, spawn=None,  # type: ignore[arg-type]
+                      report=lambda e, where: reported.append((type(e).__name__, where))),
+               Ticker(lambda: events.append("c"), lambda: events.append("c patch"), spawn=None,  # type: ignore[arg-type]
+                      report=lambda e, where: reported.append((type(e).__name__, where)))]
+    for ticker in tickers:
+        ticker.start(10, 10)
+    await asyncio.sleep(0.1)
+    for ticker in tickers:
+        ticker.stop()
+    steps = events.count("a")
+    assert steps >= 5
+    assert events.count("c") == steps and events.count("a patch") == events.count("c patch") == steps
+    assert reported.count(("ValueError", "simulation interval")) == steps
+    assert reported.count(("KeyError", "patch")) == steps
