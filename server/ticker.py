@@ -12,9 +12,10 @@ a wakeup and (on uvloop) a loop iteration to each. Only a simulation that
 returns an awaitable runs the rest of its step as a task, and the next step
 waits for it.
 
-Steps start on a grid of half the period (up to that much after their time,
-never before), and the rooms due at one time of the grid step together from
-one timer (``_Beat``): first every room's simulation, then every room's patch.
+Simulation steps and patches start on a grid of half their period (up to that
+much after their time, never before: a fixed lateness that keeps their rate
+exact), and the rooms due at one time of a grid step together from one
+timer (``_Beat``): first every room's simulation, then every room's patch.
 The interpreter then runs the rooms' code in one stretch and the kernel the
 sends in another, which costs less than taking turns room by room, and the
 process wakes a few times a period instead of once per room (server CPU at
@@ -26,8 +27,6 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from pyseus.loop import TIMER_SLACK
 
 __all__ = ["Ticker"]
 
@@ -82,13 +81,16 @@ def _run_beat(loop: asyncio.AbstractEventLoop, when: float) -> None:
     tickers = _drop_beat(loop, when).tickers
     for ticker, _ in tickers:
         ticker._beat_time = None
+    # What is due is decided on the grid (a ticker's times up to the beat's), not
+    # on the clock: uvloop may run a timer up to a millisecond early, and a
+    # clock with slack would also run another grid's step a little early.
     now = loop.time()
     patching: list[tuple[Ticker, int]] = []
     for ticker, generation in tickers:
         if generation == ticker._generation:    # (not stopped by a step before it)
-            ticker._simulate_if_due(now, patching)
+            ticker._simulate_if_due(when, now, patching)
     for ticker, generation in patching:
-        ticker._patch_if_due(now, generation)
+        ticker._patch_if_due(when, now, generation)
 
 
 class Ticker:
@@ -113,8 +115,8 @@ class Ticker:
         self._beat_time: float | None = None        # the time of the beat it waits for
         self._step_task: asyncio.Future[Any] | None = None     # an asynchronous simulation step
         self._sim_period = self._patch_period = math.inf
-        self._next_sim = self._next_patch = math.inf
-        self._phase = math.inf      # the grid steps start on
+        self._next_sim = self._next_patch = math.inf      # when each is due
+        self._sim_at = self._patch_at = math.inf          # the same, on the grid (when each runs)
 
     def start(self, simulation_ms: float | None, patch_ms: float | None) -> None:
         """(Re)start with these periods (None: that part is off)."""
@@ -126,7 +128,6 @@ class Ticker:
         start = loop.time()
         self._sim_period = simulation_ms / 1000 if simulation_ms is not None else math.inf
         self._patch_period = patch_ms / 1000 if patch_ms is not None else math.inf
-        self._phase = min(self._sim_period, self._patch_period) / _PHASES
         self._next_sim = start + self._sim_period
         self._next_patch = start + self._patch_period
         self._running = True
@@ -152,16 +153,17 @@ class Ticker:
 
     def _schedule(self) -> None:
         assert self._loop is not None
-        phase = self._phase
-        when = math.ceil(min(self._next_sim, self._next_patch) / phase) * phase
+        self._sim_at = _on_grid(self._next_sim, self._sim_period)
+        self._patch_at = _on_grid(self._next_patch, self._patch_period)
+        when = min(self._sim_at, self._patch_at)
         _join_beat(self._loop, when, self, self._generation)
         self._beat_time = when
 
-    def _simulate_if_due(self, now: float, patching: list[tuple[Ticker, int]]) -> None:
+    def _simulate_if_due(self, at: float, now: float, patching: list[tuple[Ticker, int]]) -> None:
         # The first half of a step; the second (_patch_if_due) runs once every
         # ticker of the beat has simulated, unless this simulation is asynchronous.
         generation = self._generation
-        if self._next_sim <= now + TIMER_SLACK:
+        if self._sim_at <= at:
             self._next_sim = _advance(self._next_sim, self._sim_period, now)
             try:
                 pending = self._simulate()
@@ -169,13 +171,13 @@ class Ticker:
                 self._report(e, "simulation interval")
             else:
                 if pending is not None:
-                    self._step_task = self._spawn(self._finish(pending, generation, now), "simulation interval")
+                    self._step_task = self._spawn(self._finish(pending, generation, at, now), "simulation interval")
                     return
             if generation != self._generation:
                 return          # the step replaced the schedule or stopped the room
         patching.append((self, generation))
 
-    async def _finish(self, pending: Awaitable[None], generation: int, now: float) -> None:
+    async def _finish(self, pending: Awaitable[None], generation: int, at: float, now: float) -> None:
         try:
             await pending
         except Exception as e:
@@ -183,12 +185,12 @@ class Ticker:
         if generation != self._generation:
             return
         self._step_task = None
-        self._patch_if_due(now, generation)
+        self._patch_if_due(at, now, generation)
 
-    def _patch_if_due(self, now: float, generation: int) -> None:
+    def _patch_if_due(self, at: float, now: float, generation: int) -> None:
         if generation != self._generation:
             return              # stopped or restarted by another room's step of the beat
-        if self._next_patch <= now + TIMER_SLACK:
+        if self._patch_at <= at:
             self._next_patch = _advance(self._next_patch, self._patch_period, now)
             try:
                 self._patch()
@@ -197,6 +199,17 @@ class Ticker:
             if generation != self._generation:
                 return
         self._schedule()
+
+
+def _on_grid(due: float, period: float) -> float:
+    # The first time at or after `due` on the grid of the period's phases. Each of
+    # the simulation and the patch has its own grid, so that each keeps a fixed
+    # lateness (none of the jitter of rounding to the other's grid), and rooms
+    # of the same periods share its times.
+    if due == math.inf:
+        return due
+    phase = period / _PHASES
+    return math.ceil(due / phase) * phase
 
 
 def _advance(due: float, period: float, now: float) -> float:

@@ -158,8 +158,42 @@ async def test_a_step_that_raises_leaves_the_other_tickers_of_its_beat_alone() -
     await asyncio.sleep(0.1)
     for ticker in tickers:
         ticker.stop()
+    # (started a moment apart, they may fall on neighbouring beats: one step apart at the end)
     steps = events.count("a")
+    failures = reported.count(("ValueError", "simulation interval"))
     assert steps >= 5
-    assert events.count("c") == steps and events.count("a patch") == events.count("c patch") == steps
-    assert reported.count(("ValueError", "simulation interval")) == steps
-    assert reported.count(("KeyError", "patch")) == steps
+    assert abs(events.count("c") - steps) <= 1 and abs(failures - steps) <= 1
+    assert events.count("a patch") == steps and events.count("c patch") == events.count("c")
+    assert reported.count(("KeyError", "patch")) == failures
+    assert len(reported) == 2 * failures
+
+
+async def test_simulation_and_patches_of_other_periods_each_keep_their_own_rate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 16.6 ms simulation with 50 ms patches (the defaults of a room with a
+    # simulation): each runs on its own grid, at a fixed lateness, so the beats
+    # they run in are exactly a period apart (rounding the patch to the
+    # simulation's grid would move it by 8.3 ms now and then).
+    beat_times: list[float] = []
+    run_beat = ticker_module._run_beat
+
+    def recording(loop: asyncio.AbstractEventLoop, when: float) -> None:
+        beat_times.append(when)
+        run_beat(loop, when)
+
+    monkeypatch.setattr(ticker_module, "_run_beat", recording)
+    sims: list[float] = []
+    patches: list[float] = []
+    ticker = Ticker(lambda: sims.append(beat_times[-1]), lambda: patches.append(beat_times[-1]),
+                    spawn=None, report=None)  # type: ignore[arg-type]
+    ticker.start(16.6, 50)
+    await asyncio.sleep(1.2)
+    ticker.stop()
+
+    def exact(times: list[float], period: float) -> int:
+        return sum(abs(b - a - period) < 1e-6 for a, b in zip(times, times[1:]))
+
+    assert len(patches) >= 20 and len(sims) >= 60
+    # (a loop stalled past a period catches up once, at a new lateness: allow one)
+    assert exact(patches, 0.05) >= len(patches) - 2, patches
+    assert exact(sims, 0.0166) >= len(sims) - 2, sims
