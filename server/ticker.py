@@ -173,8 +173,6 @@ class Ticker:
                 if pending is not None:
                     self._step_task = self._spawn(self._finish(pending, generation, at, now), "simulation interval")
                     return
-            if generation != self._generation:
-                return          # the step replaced the schedule or stopped the room
         patching.append((self, generation))
 
     async def _finish(self, pending: Awaitable[None], generation: int, at: float, now: float) -> None:
@@ -189,7 +187,7 @@ class Ticker:
 
     def _patch_if_due(self, at: float, now: float, generation: int) -> None:
         if generation != self._generation:
-            return              # stopped or restarted by another room's step of the beat
+            return              # stopped or restarted by a step of the beat (its own or another room's)
         if self._patch_at <= at:
             self._next_patch = _advance(self._next_patch, self._patch_period, now)
             try:
